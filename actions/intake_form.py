@@ -1,0 +1,95 @@
+"""The intake form: understands short answers to the question just asked, and ends the intake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.intake.extract import find_commune, find_employees, find_needs, find_sector, find_urgency
+from bot.intake.profile import recap_labels
+
+Answer = dict[str, Any]
+
+
+def _answer_to(tracker: Tracker, slot: str) -> str | None:
+    """The latest text when it answers `slot`'s question (button payloads are handled upstream)."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    if tracker.get_slot("requested_slot") != slot or not text.strip() or text.startswith("/"):
+        return None
+    return text
+
+
+class ValidateIntakeForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_intake_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """No more questions for a firm outside Brussels: action_intake_done redirects it."""
+        if tracker.get_slot("region") not in (None, "brussels"):
+            return []
+        return domain_slots
+
+    async def extract_situation(self, dispatcher, tracker: Tracker, domain) -> Answer:
+        text = _answer_to(tracker, "situation")
+        return {"situation": text[:1000]} if text else {}
+
+    async def extract_sector(self, dispatcher, tracker: Tracker, domain) -> Answer:
+        text = _answer_to(tracker, "sector")
+        sector = find_sector(text) if text else None
+        return {"sector": sector} if sector else {}
+
+    async def extract_employees(self, dispatcher, tracker: Tracker, domain) -> Answer:
+        text = _answer_to(tracker, "employees")
+        employees = find_employees(text, answer=True) if text else None
+        return {"employees": employees} if employees is not None else {}
+
+    async def extract_commune(self, dispatcher, tracker: Tracker, domain) -> Answer:
+        text = _answer_to(tracker, "commune")
+        if not text:
+            return {}
+        place = find_commune(text, answer=True)
+        if place is None:
+            dispatcher.utter_message(response="utter_not_a_commune")
+            return {}
+        return {"commune": place.id, "region": place.region}
+
+    async def extract_needs(self, dispatcher, tracker: Tracker, domain) -> Answer:
+        """Free words that match no need are kept as "other" so the form never traps anyone."""
+        text = _answer_to(tracker, "needs")
+        if not text:
+            return {}
+        return {"needs": find_needs(text) or ["other"]}
+
+    async def extract_urgency(self, dispatcher, tracker: Tracker, domain) -> Answer:
+        text = _answer_to(tracker, "urgency")
+        urgency = find_urgency(text) if text else None
+        return {"urgency": urgency} if urgency else {}
+
+
+class IntakeDone(Action):
+    """Recap in the person's words and what comes next; or where to go outside Brussels."""
+
+    def name(self) -> str:
+        return "action_intake_done"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        region = tracker.get_slot("region")
+        if region and region != "brussels":
+            dispatcher.utter_message(response=f"utter_outside_brussels_{region}")
+            return []
+        labels = recap_labels(tracker.current_slot_values(), tracker.get_slot("language") or "fr")
+        dispatcher.utter_message(response="utter_intake_recap", **labels)
+        dispatcher.utter_message(response="utter_next_steps")
+        return []

@@ -1,0 +1,66 @@
+"""action_validate_slot_mappings: runs after every user message, in every state, forms included.
+
+It keeps the conversation's language, the intake profile and the misunderstanding counter up to
+date from the parse result (our NLU components) and the channel's metadata.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.intake.extract import place_by_id
+from bot.intake.profile import entity_values, merge_needs, next_language
+
+SITUATION_MAX_CHARS = 1000
+
+
+def profile_updates(tracker: Tracker) -> dict[str, Any]:
+    """Slot values that the latest user message changes."""
+    message = tracker.latest_message or {}
+    intent = (message.get("intent") or {}).get("name")
+    entities = message.get("entities") or []
+    guess = dict(message.get("language") or {})
+    if chosen := entity_values(entities, "language_choice"):
+        guess["requested"] = chosen[-1]
+    hint = (message.get("metadata") or {}).get("language_hint")
+    language, source = next_language(
+        tracker.get_slot("language"), tracker.get_slot("language_source"), guess, hint
+    )
+    updates: dict[str, Any] = {"language": language, "language_source": source}
+
+    fallbacks = tracker.get_slot("fallback_count") or 0
+    updates["fallback_count"] = fallbacks + 1 if intent == "nlu_fallback" else 0
+
+    for name in ("sector", "employees", "urgency"):
+        if values := entity_values(entities, name):
+            updates[name] = values[-1]
+    if communes := entity_values(entities, "commune"):
+        place = place_by_id(communes[-1])
+        if place:
+            updates["commune"], updates["region"] = place.id, place.region
+    if needs := entity_values(entities, "need"):
+        updates["needs"] = merge_needs(tracker.get_slot("needs"), needs)
+    text = message.get("text") or ""
+    if intent == "inform" and not tracker.get_slot("situation") and not text.startswith("/"):
+        updates["situation"] = text[:SITUATION_MAX_CHARS]
+    return updates
+
+
+class ValidateSlotMappings(Action):
+    def name(self) -> str:
+        return "action_validate_slot_mappings"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        current = tracker.current_slot_values()
+        return [
+            SlotSet(name, value)
+            for name, value in profile_updates(tracker).items()
+            if current.get(name) != value
+        ]

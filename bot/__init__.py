@@ -1,0 +1,1 @@
+"""Relais: first-line triage assistant for Brussels entrepreneurs in difficulty."""

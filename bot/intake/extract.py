@@ -1,0 +1,213 @@
+"""Extract profile facts from one message: sector, workers, commune, needs, urgency.
+
+Two modes: free text (the person tells their story: be strict, a wrong guess is worse than a
+question) and answer (the bot just asked for that one fact: accept a bare "3" or "Uccle").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.intake.lexicon import compile_patterns, families, load
+from bot.text import fold
+
+NEEDS = (
+    "finance", "rent", "insolvency", "digital", "coaching", "psychological", "creation",
+    "social_economy",
+)
+SECTORS = ("retail", "horeca", "culture_events", "services", "crafts_construction", "other")
+URGENCIES = ("high", "medium", "low")
+
+_NUMBER_WORDS = {
+    "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7,
+    "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "quinze": 15, "vingt": 20,
+    "trente": 30, "une dizaine": 10, "une quinzaine": 15, "une vingtaine": 20,
+    "een": 1, "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6, "zeven": 7, "acht": 8,
+    "negen": 9, "tien": 10, "elf": 11, "twaalf": 12, "vijftien": 15, "twintig": 20, "dertig": 30,
+    "een vijftal": 5, "een tiental": 10, "een twintigtal": 20, "een paar": 2, "quelques": 3,
+}
+_NUMBER = r"(?P<n>\d{1,3}|" + "|".join(
+    sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True)
+) + ")"
+_STAFF = (
+    r"(?:employe|salarie|travailleu|ouvrier|serveu|vendeu|cuisinier|commis|collaborat|apprenti|"
+    r"etudiant|coiffeu|barbier|barman|barmaid|livreu|chauffeu|membres? du personnel|"
+    r"personnes? (?:en cdi|a temps|sous contrat|engagee?s)|"
+    r"werknemer|personeel|medewerker|arbeider|bediende|ober|koks?\b|kapper|verkoper|verkoopster|"
+    r"jobstudent|mensen in dienst|man personeel)"
+)
+_STAFF_COUNT = re.compile(rf"(?<![\w€.,]){_NUMBER}\s+(?:[a-z]+\s+)?{_STAFF}")
+_ALONE = compile_patterns([
+    "je suis seul", "je suis seule", "je travaille seul*", "tout seul", "toute seule",
+    "seul dans mon", "seule dans ma", "seule dans mon", "pas d'employe*", "aucun employe*",
+    "pas de personnel", "sans personnel", "pas de salarie*", "aucun salarie*", "sans employe*",
+    "sans salarie*", "independant seul", "ik werk alleen", "in mijn eentje", "geen personeel",
+    "geen werknemers", "zonder personeel", "geen medewerkers", "eenmanszaak*", "geen personeelsleden",
+    "ik doe alles alleen", "je fais tout seul*",
+])
+_ZERO_ANSWER = compile_patterns([
+    "aucun*", "personne", "zero", "nul", "0", "geen", "niemand", "alleen", "seul*", "nada",
+])
+_BARE_NUMBER = re.compile(rf"(?<![\w€.,]){_NUMBER}(?![\w])")
+_POSTCODE = re.compile(r"(?<![\d€.,])([1-9]\d{3})(?!\s*(?:€|eur|euro|k\b|%|[.,]\d))\b")
+
+
+@dataclass(frozen=True)
+class Place:
+    """A commune of the Region (region='brussels') or a place elsewhere in Belgium."""
+
+    id: str
+    region: str  # brussels | wallonia | flanders
+    fr: str
+    nl: str
+
+    def name(self, language: str) -> str:
+        return self.nl if language == "nl" else self.fr
+
+
+@dataclass(frozen=True)
+class Found:
+    """One extracted value and where it was said (offsets into the original text)."""
+
+    entity: str
+    value: object
+    start: int
+    end: int
+
+    def as_entity(self) -> dict:
+        return {"entity": self.entity, "value": self.value, "start": self.start, "end": self.end}
+
+
+def _hits(section: str, folded: str) -> list[tuple[str, re.Match]]:
+    return [(label, m) for label, p in families(section).items() if (m := p.search(folded))]
+
+
+def _sector(folded: str) -> Found | None:
+    hits = _hits("sectors", folded)
+    if not hits:
+        return None
+    label, m = min(hits, key=lambda hit: hit[1].start())
+    return Found("sector", label, m.start(), m.end())
+
+
+def _needs(folded: str) -> list[Found]:
+    return [Found("need", label, m.start(), m.end()) for label, m in _hits("needs", folded)]
+
+
+def _urgency(folded: str) -> Found | None:
+    for label in ("low", "high", "medium"):
+        if m := families("urgency")[label].search(folded):
+            return Found("urgency", label, m.start(), m.end())
+    return None
+
+
+def find_sector(text: str) -> str | None:
+    """The sector named first in the message, or None."""
+    found = _sector(fold(text))
+    return found.value if found else None
+
+
+def find_needs(text: str) -> list[str]:
+    """Every need the message states, in the canonical order of NEEDS."""
+    return [found.value for found in _needs(fold(text))]
+
+
+def find_urgency(text: str) -> str | None:
+    found = _urgency(fold(text))
+    return found.value if found else None
+
+
+def _number(token: str) -> int:
+    return int(token) if token.isdigit() else _NUMBER_WORDS[token]
+
+
+def _employees(folded: str, answer: bool) -> Found | None:
+    if m := _STAFF_COUNT.search(folded):
+        return Found("employees", _number(m.group("n")), m.start(), m.end())
+    if m := _ALONE.search(folded):
+        return Found("employees", 0, m.start(), m.end())
+    if answer:
+        if m := _BARE_NUMBER.search(folded):
+            return Found("employees", _number(m.group("n")), m.start(), m.end())
+        if m := _ZERO_ANSWER.search(folded):
+            return Found("employees", 0, m.start(), m.end())
+    return None
+
+
+def find_employees(text: str, answer: bool = False) -> int | None:
+    """Staff other than the owner. answer=True accepts a bare number ("3", "trois", "geen")."""
+    found = _employees(fold(text), answer)
+    return found.value if found else None
+
+
+@lru_cache(maxsize=1)
+def _places() -> tuple[list[tuple[re.Pattern, Place]], dict[int, Place]]:
+    data = load("communes")
+    named: list[tuple[re.Pattern, Place]] = []
+    by_postcode: dict[int, Place] = {}
+    for c in data["brussels"]:
+        place = Place(c["id"], "brussels", c["fr"], c["nl"])
+        named.append((compile_patterns(c["variants"]), place))
+        by_postcode.update({code: place for code in c["postcodes"]})
+    for region, names in data["outside"].items():
+        for name in names:
+            named.append((compile_patterns([name]), Place(name, region, name.title(), name.title())))
+    # Longer variants first so "woluwe-saint-pierre" wins over a shorter overlapping name.
+    named.sort(key=lambda item: -len(item[0].pattern))
+    return named, by_postcode
+
+
+def _region_of_postcode(code: int) -> str | None:
+    for band in load("communes")["postcode_regions"]:
+        if band["from"] <= code <= band["to"]:
+            return band["region"]
+    return None
+
+
+_BRUSSELS_ALONE = compile_patterns(["bruxelles", "brussel", "bxl", "brussels"])
+
+
+def _commune(folded: str, answer: bool) -> tuple[Place, int, int] | None:
+    named, by_postcode = _places()
+    hits = [(m, place) for pattern, place in named if (m := pattern.search(folded))]
+    if hits:
+        m, place = min(hits, key=lambda hit: hit[0].start())
+        return place, m.start(), m.end()
+    for m in _POSTCODE.finditer(folded):
+        code = int(m.group(1))
+        if code in by_postcode:
+            return by_postcode[code], m.start(), m.end()
+        region = _region_of_postcode(code)
+        if answer and region and region != "brussels":
+            return Place(str(code), region, str(code), str(code)), m.start(), m.end()
+    if answer and (m := _BRUSSELS_ALONE.search(folded)):
+        return next(place for _, place in named if place.id == "bruxelles"), m.start(), m.end()
+    return None
+
+
+def find_commune(text: str, answer: bool = False) -> Place | None:
+    """A Brussels commune or an outside place named in the message.
+
+    In free text only names and Brussels postcodes count (a year like 2021 is not a postcode);
+    as an answer any Belgian postcode counts and plain "Bruxelles" means the City of Brussels.
+    """
+    found = _commune(fold(text), answer)
+    return found[0] if found else None
+
+
+def place_by_id(place_id: str) -> Place | None:
+    """The place a commune slot holds (its id), or None for an unknown id."""
+    named, _ = _places()
+    return next((place for _, place in named if place.id == place_id), None)
+
+
+def profile_entities(text: str) -> list[Found]:
+    """Everything the free text states, as entities for the NLU parse result."""
+    folded = fold(text)
+    found: list[Found | None] = [_sector(folded), _employees(folded, answer=False), _urgency(folded)]
+    if commune := _commune(folded, answer=False):
+        place, start, end = commune
+        found.append(Found("commune", place.id, start, end))
+    return [f for f in found if f] + _needs(folded)

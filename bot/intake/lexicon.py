@@ -1,0 +1,37 @@
+"""Turns the pattern lists of lexicon.yml into compiled regular expressions."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+_HERE = Path(__file__).parent
+
+
+def compile_patterns(patterns: list[str]) -> re.Pattern:
+    """One regex for a family: 'resto*' is a word prefix, 're:...' a raw expression."""
+    parts = []
+    for pattern in patterns:
+        if pattern.startswith("re:"):
+            parts.append(pattern[3:])
+            continue
+        prefix = pattern.endswith("*")
+        body = re.escape(pattern.rstrip("*")).replace(r"\ ", r"\s+")
+        parts.append(rf"(?<![\w']){body}" + (r"[\w'-]*" if prefix else r"(?![\w])"))
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+@lru_cache(maxsize=None)
+def load(name: str) -> dict:
+    """A YAML data file of this package, by stem."""
+    with open(_HERE / f"{name}.yml", encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+@lru_cache(maxsize=None)
+def families(section: str) -> dict[str, re.Pattern]:
+    """label -> compiled pattern, in file order, for one section of lexicon.yml."""
+    return {label: compile_patterns(items) for label, items in load("lexicon")[section].items()}

@@ -1,0 +1,47 @@
+"""Rasa component: puts the message's language in the parse result.
+
+Adds `language: {code, confidence, reliable, requested, supported}`. A reliable English message
+becomes the intent `other_language`, so the dialogue answers it in both our languages instead of
+guessing. The conversation's sticky `language` slot is decided in the actions from this result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.language import identify
+from bot.nlu.intent_override import override_intent
+
+OTHER_LANGUAGE_INTENT = "other_language"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class LanguageIdentifier(GraphComponent):
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LanguageIdentifier:
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get("text") or ""
+            guess = identify(text)
+            message.set("language", guess.as_dict(), add_to_output=True)
+            if guess.code == "en" and guess.reliable and not guess.requested:
+                override_intent(message, OTHER_LANGUAGE_INTENT)
+        return messages
