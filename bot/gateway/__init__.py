@@ -1,0 +1,1 @@
+"""The gateway (app environment): owns the channels and relays messages to Rasa. Never imports rasa."""

@@ -1,0 +1,99 @@
+"""FastAPI application: the web chat page and its JSON API, relayed to Rasa's REST channel."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.gateway.rasa_client import EngineUnavailable, RasaClient
+from bot.gateway.texts import LANGUAGES, all_texts, both, language_from_header, text
+from bot.settings import Settings, get_settings
+
+logger = logging.getLogger("relais.gateway")
+_HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=_HERE / "templates")
+
+
+class ChatMessage(BaseModel):
+    """One message typed (or a button pressed) in the web chat."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sender_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+    text: Annotated[str, Field(max_length=100_000)]
+    language: Literal["fr", "nl"] | None = None
+
+
+def _error(status: int, key: str, language: str | None, **values: object) -> JSONResponse:
+    message = text(key, language, **values) if language in LANGUAGES else both(key, **values)
+    return JSONResponse(status_code=status, content={"error": key, "message": message})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
+        yield
+        await app.state.rasa.close()
+
+    app = FastAPI(title="Relais gateway", lifespan=lifespan)
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """Malformed JSON or fields: a clear 422, never the parser's internals."""
+        return _error(422, "error_bad_request", None)
+
+    @app.get("/healthz")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse)
+    async def chat_page(request: Request, lang: str | None = None) -> HTMLResponse:
+        """The web chat, in the language asked for or the browser's."""
+        language = lang if lang in LANGUAGES else language_from_header(
+            request.headers.get("accept-language")
+        )
+        strings = {key: value[language] for key, value in all_texts().items()}
+        return templates.TemplateResponse(
+            request,
+            "chat.html",
+            {"lang": language, "t": strings, "max_chars": settings.max_message_chars},
+        )
+
+    @app.post("/api/chat")
+    async def chat(message: ChatMessage, request: Request) -> JSONResponse:
+        """Relay one message to the bot and return its answers."""
+        body = message.text.strip()
+        if not body:
+            return _error(422, "error_empty", message.language)
+        if len(body) > settings.max_message_chars:
+            return _error(
+                413, "error_too_long", message.language, max=settings.max_message_chars
+            )
+        metadata = {"channel": "web", "language_hint": message.language}
+        try:
+            answers = await request.app.state.rasa.send(f"web:{message.sender_id}", body, metadata)
+        except EngineUnavailable as error:
+            logger.warning("engine unavailable: %s", error)
+            return JSONResponse(
+                status_code=503,
+                content={
+                    "error": "engine_down",
+                    "messages": [{"text": text("engine_down", message.language or "fr")}],
+                },
+            )
+        return JSONResponse({"messages": answers})
+
+    return app

@@ -1,0 +1,36 @@
+"""The gateway's own bilingual texts (texts.yml) and the choice of language for a request."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+LANGUAGES = ("fr", "nl")
+_FILE = Path(__file__).with_name("texts.yml")
+
+
+@lru_cache(maxsize=1)
+def all_texts() -> dict[str, dict[str, str]]:
+    with open(_FILE, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def text(key: str, language: str, **values: object) -> str:
+    template = all_texts()[key][language if language in LANGUAGES else "fr"]
+    return template.format(**values) if values else template
+
+
+def both(key: str, **values: object) -> dict[str, str]:
+    """A text in both languages, for answers given before the language is known."""
+    return {language: text(key, language, **values) for language in LANGUAGES}
+
+
+def language_from_header(accept_language: str | None) -> str:
+    """fr or nl from an Accept-Language header, by the browser's order of preference."""
+    for part in (accept_language or "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return "fr"

@@ -1,0 +1,143 @@
+"""Start the three services (action server, Rasa server, gateway), wait until they answer.
+
+`python -m bot.launch` is what `make run` calls; the end-to-end tests use `Stack` directly with
+free ports and a temporary var/ folder. Ctrl-C (or SIGTERM) stops all three.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.settings import ROOT, Settings, get_settings
+
+ENGINE_BIN = ROOT / ".venv" / "engine" / "bin"
+APP_BIN = ROOT / ".venv" / "app" / "bin"
+MODEL = "relais.tar.gz"
+
+
+def engine_environment(settings: Settings) -> dict[str, str]:
+    """What endpoints.yml and the action server read: one place derives it from settings."""
+    return {
+        "RELAIS_ACTION_ENDPOINT": settings.action_url,
+        "RELAIS_TRACKER_DIALECT": settings.tracker_dialect,
+        "RELAIS_TRACKER_HOST": os.environ.get("RELAIS_TRACKER_HOST", ""),
+        "RELAIS_TRACKER_DB": settings.tracker_db_path,
+        "RELAIS_TRACKER_USER": os.environ.get("RELAIS_TRACKER_USER", ""),
+        "RELAIS_TRACKER_PASSWORD": os.environ.get("RELAIS_TRACKER_PASSWORD", ""),
+        "SANIC_HOST": settings.host,  # the action server's bind address
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def commands(self) -> dict[str, tuple[list[str], str]]:
+        """name -> (command, health URL)."""
+        s = self.settings
+        model = s.models_dir / MODEL
+        return {
+            "actions": (
+                [str(ENGINE_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
+                 "--port", str(s.action_port)],
+                f"http://{s.host}:{s.action_port}/health",
+            ),
+            "rasa": (
+                [str(ENGINE_BIN / "rasa"), "run", "--model", str(model),
+                 "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                 "--interface", s.host, "--port", str(s.rasa_port)],
+                f"{s.rasa_base_url}/",
+            ),
+            "gateway": (
+                [str(APP_BIN / "python"), "-m", "uvicorn", "bot.gateway.app:create_app",
+                 "--factory", "--host", s.host, "--port", str(s.gateway_port), "--no-access-log"],
+                f"http://{s.host}:{s.gateway_port}/healthz",
+            ),
+        }
+
+    def start(self, timeout_s: float = 180) -> float:
+        """Start everything and return the seconds until all three answered."""
+        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        logs = self.settings.var_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        env = {**os.environ, **engine_environment(self.settings), **_settings_env(self.settings)}
+        began = time.monotonic()
+        for name, (command, _) in self.commands().items():
+            with open(logs / f"{name}.log", "ab") as log:
+                self.processes[name] = subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        for name, (_, url) in self.commands().items():
+            self._wait(name, url, began + timeout_s)
+        return time.monotonic() - began
+
+    def _wait(self, name: str, url: str, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited; see {self.settings.var_dir}/logs/{name}.log")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        raise TimeoutError(f"{name} did not answer at {url}")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _settings_env(settings: Settings) -> dict[str, str]:
+    """Pass the resolved settings on, so child processes agree with the launcher."""
+    return {
+        "RELAIS_HOST": settings.host,
+        "RELAIS_GATEWAY_PORT": str(settings.gateway_port),
+        "RELAIS_RASA_PORT": str(settings.rasa_port),
+        "RELAIS_ACTION_PORT": str(settings.action_port),
+        "RELAIS_VAR_DIR": str(settings.var_dir),
+    }
+
+
+def main() -> int:
+    settings = get_settings()
+    if not (settings.models_dir / MODEL).exists():
+        print(f"No trained model in {settings.models_dir}: run `make train`.", file=sys.stderr)
+        return 1
+    stack = Stack(settings)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        print("Starting the action server, the Rasa server and the gateway…", flush=True)
+        seconds = stack.start()
+        base = f"http://{settings.host}:{settings.gateway_port}"
+        print(f"\nReady in {seconds:.0f} s.\n  Chat:  {base}/\n  Logs:  {settings.var_dir}/logs/\n"
+              "Press Ctrl-C to stop.", flush=True)
+        while all(p.poll() is None for p in stack.processes.values()):
+            time.sleep(1)
+        print("A service stopped; see the logs. Stopping the others.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping…", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
