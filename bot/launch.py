@@ -13,7 +13,6 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from bot.settings import ROOT, Settings, get_settings
 
@@ -39,27 +38,59 @@ def engine_environment(settings: Settings) -> dict[str, str]:
 @dataclass
 class Stack:
     settings: Settings
+    only: tuple[str, ...] = ("actions", "rasa", "gateway")
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def commands(self) -> dict[str, tuple[list[str], str]]:
-        """name -> (command, health URL)."""
+        """name -> (command, health URL), for the services this stack runs."""
+        return {name: spec for name, spec in self._all_commands().items() if name in self.only}
+
+    def _all_commands(self) -> dict[str, tuple[list[str], str]]:
         s = self.settings
         model = s.models_dir / MODEL
         return {
             "actions": (
-                [str(ENGINE_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
-                 "--port", str(s.action_port)],
+                [
+                    str(ENGINE_BIN / "python"),
+                    "-m",
+                    "rasa_sdk",
+                    "--actions",
+                    "actions",
+                    "--port",
+                    str(s.action_port),
+                ],
                 f"http://{s.host}:{s.action_port}/health",
             ),
             "rasa": (
-                [str(ENGINE_BIN / "rasa"), "run", "--model", str(model),
-                 "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                 "--interface", s.host, "--port", str(s.rasa_port)],
+                [
+                    str(ENGINE_BIN / "rasa"),
+                    "run",
+                    "--model",
+                    str(model),
+                    "--endpoints",
+                    "endpoints.yml",
+                    "--credentials",
+                    "credentials.yml",
+                    "--interface",
+                    s.host,
+                    "--port",
+                    str(s.rasa_port),
+                ],
                 f"{s.rasa_base_url}/",
             ),
             "gateway": (
-                [str(APP_BIN / "python"), "-m", "uvicorn", "bot.gateway.app:create_app",
-                 "--factory", "--host", s.host, "--port", str(s.gateway_port), "--no-access-log"],
+                [
+                    str(APP_BIN / "python"),
+                    "-m",
+                    "uvicorn",
+                    "bot.gateway.app:create_app",
+                    "--factory",
+                    "--host",
+                    s.host,
+                    "--port",
+                    str(s.gateway_port),
+                    "--no-access-log",
+                ],
                 f"http://{s.host}:{s.gateway_port}/healthz",
             ),
         }
@@ -74,7 +105,11 @@ class Stack:
         for name, (command, _) in self.commands().items():
             with open(logs / f"{name}.log", "ab") as log:
                 self.processes[name] = subprocess.Popen(
-                    command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    command,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
         for name, (_, url) in self.commands().items():
@@ -115,19 +150,45 @@ def _settings_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def shell(settings: Settings) -> int:
+    """The action server in the background and `rasa shell` in this terminal."""
+    stack = Stack(settings, only=("actions",))
+    try:
+        stack.start()
+        env = {**os.environ, **engine_environment(settings)}
+        command = [
+            str(ENGINE_BIN / "rasa"),
+            "shell",
+            "--model",
+            str(settings.models_dir / MODEL),
+            "--endpoints",
+            "endpoints.yml",
+        ]
+        return subprocess.call(command, cwd=ROOT, env=env)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
 def main() -> int:
     settings = get_settings()
     if not (settings.models_dir / MODEL).exists():
         print(f"No trained model in {settings.models_dir}: run `make train`.", file=sys.stderr)
         return 1
+    if sys.argv[1:] == ["shell"]:
+        return shell(settings)
     stack = Stack(settings)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         print("Starting the action server, the Rasa server and the gateway…", flush=True)
         seconds = stack.start()
         base = f"http://{settings.host}:{settings.gateway_port}"
-        print(f"\nReady in {seconds:.0f} s.\n  Chat:  {base}/\n  Logs:  {settings.var_dir}/logs/\n"
-              "Press Ctrl-C to stop.", flush=True)
+        print(
+            f"\nReady in {seconds:.0f} s.\n  Chat:  {base}/\n  Logs:  {settings.var_dir}/logs/\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
         while all(p.poll() is None for p in stack.processes.values()):
             time.sleep(1)
         print("A service stopped; see the logs. Stopping the others.", file=sys.stderr)

@@ -1,1 +1,1 @@
-"""The gateway (app environment): owns the channels and relays messages to Rasa. Never imports rasa."""
+"""The gateway (app environment): owns the channels, relays to Rasa; never imports rasa."""

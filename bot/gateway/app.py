@@ -62,8 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     async def chat_page(request: Request, lang: str | None = None) -> HTMLResponse:
         """The web chat, in the language asked for or the browser's."""
-        language = lang if lang in LANGUAGES else language_from_header(
-            request.headers.get("accept-language")
+        language = (
+            lang
+            if lang in LANGUAGES
+            else language_from_header(request.headers.get("accept-language"))
         )
         strings = {key: value[language] for key, value in all_texts().items()}
         return templates.TemplateResponse(
@@ -79,9 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not body:
             return _error(422, "error_empty", message.language)
         if len(body) > settings.max_message_chars:
-            return _error(
-                413, "error_too_long", message.language, max=settings.max_message_chars
-            )
+            return _error(413, "error_too_long", message.language, max=settings.max_message_chars)
         metadata = {"channel": "web", "language_hint": message.language}
         try:
             answers = await request.app.state.rasa.send(f"web:{message.sender_id}", body, metadata)

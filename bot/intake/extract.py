@@ -14,23 +14,25 @@ from bot.intake.lexicon import compile_patterns, families, load
 from bot.text import fold
 
 NEEDS = (
-    "finance", "rent", "insolvency", "digital", "coaching", "psychological", "creation",
+    "finance",
+    "rent",
+    "insolvency",
+    "digital",
+    "coaching",
+    "psychological",
+    "creation",
     "social_economy",
 )
 SECTORS = ("retail", "horeca", "culture_events", "services", "crafts_construction", "other")
 URGENCIES = ("high", "medium", "low")
 
-_NUMBER_WORDS = {
-    "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7,
-    "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "quinze": 15, "vingt": 20,
-    "trente": 30, "une dizaine": 10, "une quinzaine": 15, "une vingtaine": 20,
-    "een": 1, "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6, "zeven": 7, "acht": 8,
-    "negen": 9, "tien": 10, "elf": 11, "twaalf": 12, "vijftien": 15, "twintig": 20, "dertig": 30,
-    "een vijftal": 5, "een tiental": 10, "een twintigtal": 20, "een paar": 2, "quelques": 3,
-}
-_NUMBER = r"(?P<n>\d{1,3}|" + "|".join(
-    sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True)
-) + ")"
+_EMPLOYEES = load("lexicon")["employees"]
+_NUMBER_WORDS: dict[str, int] = _EMPLOYEES["numbers"]
+_NUMBER = (
+    r"(?P<n>\d{1,3}|"
+    + "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True))
+    + ")"
+)
 _STAFF = (
     r"(?:employe|salarie|travailleu|ouvrier|serveu|vendeu|cuisinier|commis|collaborat|apprenti|"
     r"etudiant|coiffeu|barbier|barman|barmaid|livreu|chauffeu|membres? du personnel|"
@@ -39,17 +41,8 @@ _STAFF = (
     r"jobstudent|mensen in dienst|man personeel)"
 )
 _STAFF_COUNT = re.compile(rf"(?<![\w€.,]){_NUMBER}\s+(?:[a-z]+\s+)?{_STAFF}")
-_ALONE = compile_patterns([
-    "je suis seul", "je suis seule", "je travaille seul*", "tout seul", "toute seule",
-    "seul dans mon", "seule dans ma", "seule dans mon", "pas d'employe*", "aucun employe*",
-    "pas de personnel", "sans personnel", "pas de salarie*", "aucun salarie*", "sans employe*",
-    "sans salarie*", "independant seul", "ik werk alleen", "in mijn eentje", "geen personeel",
-    "geen werknemers", "zonder personeel", "geen medewerkers", "eenmanszaak*", "geen personeelsleden",
-    "ik doe alles alleen", "je fais tout seul*",
-])
-_ZERO_ANSWER = compile_patterns([
-    "aucun*", "personne", "zero", "nul", "0", "geen", "niemand", "alleen", "seul*", "nada",
-])
+_ALONE = compile_patterns(_EMPLOYEES["alone"])
+_ZERO_ANSWER = compile_patterns(_EMPLOYEES["zero_answer"])
 _BARE_NUMBER = re.compile(rf"(?<![\w€.,]){_NUMBER}(?![\w])")
 _POSTCODE = re.compile(r"(?<![\d€.,])([1-9]\d{3})(?!\s*(?:€|eur|euro|k\b|%|[.,]\d))\b")
 
@@ -150,10 +143,12 @@ def _places() -> tuple[list[tuple[re.Pattern, Place]], dict[int, Place]]:
     for c in data["brussels"]:
         place = Place(c["id"], "brussels", c["fr"], c["nl"])
         named.append((compile_patterns(c["variants"]), place))
-        by_postcode.update({code: place for code in c["postcodes"]})
+        by_postcode.update(dict.fromkeys(c["postcodes"], place))
     for region, names in data["outside"].items():
         for name in names:
-            named.append((compile_patterns([name]), Place(name, region, name.title(), name.title())))
+            named.append(
+                (compile_patterns([name]), Place(name, region, name.title(), name.title()))
+            )
     # Longer variants first so "woluwe-saint-pierre" wins over a shorter overlapping name.
     named.sort(key=lambda item: -len(item[0].pattern))
     return named, by_postcode
@@ -206,7 +201,11 @@ def place_by_id(place_id: str) -> Place | None:
 def profile_entities(text: str) -> list[Found]:
     """Everything the free text states, as entities for the NLU parse result."""
     folded = fold(text)
-    found: list[Found | None] = [_sector(folded), _employees(folded, answer=False), _urgency(folded)]
+    found: list[Found | None] = [
+        _sector(folded),
+        _employees(folded, answer=False),
+        _urgency(folded),
+    ]
     if commune := _commune(folded, answer=False):
         place, start, end = commune
         found.append(Found("commune", place.id, start, end))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -24,14 +24,14 @@ def compile_patterns(patterns: list[str]) -> re.Pattern:
     return re.compile("|".join(f"(?:{p})" for p in parts))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> dict:
     """A YAML data file of this package, by stem."""
     with open(_HERE / f"{name}.yml", encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
 
-@lru_cache(maxsize=None)
+@cache
 def families(section: str) -> dict[str, re.Pattern]:
     """label -> compiled pattern, in file order, for one section of lexicon.yml."""
     return {label: compile_patterns(items) for label, items in load("lexicon")[section].items()}

@@ -62,10 +62,11 @@ def recap_labels(slots: dict[str, Any], language: str) -> dict[str, str]:
         employees_label = load("labels")["employees"][key][language].format(n=n)
     place = place_by_id(slots["commune"]) if slots.get("commune") else None
     needs = slots.get("needs") or []
+    sector, urgency = slots.get("sector"), slots.get("urgency")
     return {
-        "sector_label": _label("sectors", slots["sector"], language) if slots.get("sector") else unknown,
+        "sector_label": _label("sectors", sector, language) if sector else unknown,
         "employees_label": employees_label,
         "commune_label": place.name(language) if place else (slots.get("commune") or unknown),
         "needs_label": ", ".join(_label("needs", n, language) for n in needs) or unknown,
-        "urgency_label": _label("urgency", slots["urgency"], language) if slots.get("urgency") else unknown,
+        "urgency_label": _label("urgency", urgency, language) if urgency else unknown,
     }
