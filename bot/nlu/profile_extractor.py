@@ -41,7 +41,7 @@ class ProfileExtractor(GraphComponent):
                 continue
             found = [
                 {**f.as_entity(), "extractor": "ProfileExtractor", "confidence_entity": 1.0}
-                for f in profile_entities(text)
+                for f in sorted(profile_entities(text), key=lambda f: f.start)
             ]
             message.set("entities", [*message.get("entities", []), *found], add_to_output=True)
         return messages
