@@ -2,7 +2,7 @@
 
 Adds `language: {code, confidence, reliable, requested, supported}`. A reliable English message
 becomes the intent `other_language`, so the dialogue answers it in both our languages instead of
-guessing. The conversation's sticky `language` slot is decided in the actions from this result.
+guessing; the typed commands /fr and /nl become `switch_language`. The conversation's sticky `language` slot is decided in the actions from this result.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from bot.language import identify
 from bot.nlu.intent_override import override_intent
 
 OTHER_LANGUAGE_INTENT = "other_language"
+SWITCH_LANGUAGE_INTENT = "switch_language"
+_COMMANDS = ("/fr", "/nl")  # typed commands (Telegram style), not Rasa intent payloads
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -42,6 +44,8 @@ class LanguageIdentifier(GraphComponent):
             text = message.get("text") or ""
             guess = identify(text)
             message.set("language", guess.as_dict(), add_to_output=True)
-            if guess.code == "en" and guess.reliable and not guess.requested:
+            if text.strip().lower() in _COMMANDS:
+                override_intent(message, SWITCH_LANGUAGE_INTENT)
+            elif guess.code == "en" and guess.reliable and not guess.requested:
                 override_intent(message, OTHER_LANGUAGE_INTENT)
         return messages

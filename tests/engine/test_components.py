@@ -1,0 +1,56 @@
+"""Our Rasa components on real Message objects, as the pipeline calls them."""
+
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.language_identifier import LanguageIdentifier
+from bot.nlu.profile_extractor import ProfileExtractor
+
+
+def _message(text: str, intent: str = "inform") -> Message:
+    message = Message(data={"text": text})
+    message.set("intent", {"name": intent, "confidence": 0.8})
+    message.set("intent_ranking", [{"name": intent, "confidence": 0.8}])
+    return message
+
+
+def test_language_is_added_to_the_parse_result():
+    (message,) = LanguageIdentifier().process([_message("Ik zoek hulp voor mijn bakkerij")])
+    assert message.get("language")["code"] == "nl"
+    assert message.get("language")["reliable"] is True
+    assert message.get("intent")["name"] == "inform"
+
+
+def test_reliable_english_becomes_other_language():
+    (message,) = LanguageIdentifier().process(
+        [_message("Hello, do you speak English? My shop is in trouble")]
+    )
+    assert message.get("intent") == {"name": "other_language", "confidence": 1.0}
+    assert message.get("intent_ranking")[1]["name"] == "inform"
+
+
+def test_typed_language_commands_become_switch_language():
+    for command, code in (("/nl", "nl"), ("/fr", "fr")):
+        (message,) = LanguageIdentifier().process([_message(command, intent="nlu_fallback")])
+        assert message.get("intent")["name"] == "switch_language"
+        assert message.get("language")["requested"] == code
+
+
+def test_profile_entities_with_spans_in_text_order():
+    text = "Mon resto à Ixelles a 3 employés et des dettes, c'est urgent"
+    (message,) = ProfileExtractor().process([_message(text)])
+    entities = message.get("entities")
+    assert [(e["entity"], e["value"]) for e in entities] == [
+        ("sector", "horeca"),
+        ("commune", "ixelles"),
+        ("employees", 3),
+        ("need", "finance"),
+        ("urgency", "high"),
+    ]
+    assert [text[e["start"] : e["end"]] for e in entities][:2] == ["resto", "Ixelles"]
+
+
+def test_button_payloads_are_left_alone():
+    message = _message('/inform{"sector":"retail"}')
+    message.set("entities", [{"entity": "sector", "value": "retail"}])
+    (message,) = ProfileExtractor().process([message])
+    assert message.get("entities") == [{"entity": "sector", "value": "retail"}]
