@@ -26,27 +26,44 @@ NEEDS = (
 SECTORS = ("retail", "horeca", "culture_events", "services", "crafts_construction", "other")
 URGENCIES = ("high", "medium", "low")
 
-_EMPLOYEES = load("lexicon")["employees"]
+_LEXICON = load("lexicon")
+_EMPLOYEES = _LEXICON["employees"]
 _NUMBER_WORDS: dict[str, int] = _EMPLOYEES["numbers"]
 _NUMBER = (
     r"(?P<n>\d{1,3}|"
     + "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True))
     + ")"
 )
-_STAFF = (
-    r"(?:employe|salarie|travailleu|ouvrier|serveu|vendeu|cuisinier|commis|collaborat|apprenti|"
-    r"etudiant|coiffeu|barbier|barman|barmaid|livreu|chauffeu|membres? du personnel|"
-    r"personnes? (?:en cdi|a temps|sous contrat|engagee?s)|"
-    r"werknemer|personeel|medewerker|arbeider|bediende|ober|koks?\b|kapper|verkoper|verkoopster|"
-    r"jobstudent|mensen in dienst|man personeel)"
+
+
+def _union(*names: str) -> str:
+    return "|".join(compile_patterns(_EMPLOYEES[name]).pattern for name in names)
+
+
+# "7 salariés", "une dizaine d'ouvriers", "3 vaste werknemers", "mes 2 vendeuses".
+_STAFF_COUNT = re.compile(
+    rf"(?<![\w€.,]){_NUMBER}\s+(?:d'|de\s+|van\s+)?(?:[\w'-]+\s+)?"
+    rf"(?:(?P<staff>{_union('staff')})|(?P<role>{_union('roles')}))"
 )
-_STAFF_COUNT = re.compile(rf"(?<![\w€.,]){_NUMBER}\s+(?:[a-z]+\s+)?{_STAFF}")
+_MINE = compile_patterns(_EMPLOYEES["mine"])
+_EMPLOYED = re.compile(rf"\s*(?:{_union('employed')})")
+_GONE = re.compile(rf"\s*(?:{_union('gone')})")
+_TEAM = re.compile(
+    rf"(?:{_union('team')})\s+(?:a\s+|met\s+)?{_NUMBER}\b[^.?!]{{0,60}}?(?:{_union('with_me')})"
+)
+_ONLY_ONE = re.compile(
+    rf"(?<![\w'])(?:{_union('only_one')})\s+(?:[a-z]+\s+)?(?:{_union('staff', 'roles')})"
+)
 _ALONE = compile_patterns(_EMPLOYEES["alone"])
 _ZERO_ANSWER = compile_patterns(_EMPLOYEES["zero_answer"])
 _BARE_NUMBER = re.compile(rf"(?<![\w€.,]){_NUMBER}(?![\w])")
 _POSTCODE = re.compile(r"(?<![\d€.,])([1-9]\d{3})(?!\s*(?:€|eur|euro|k\b|%|[.,]\d))\b")
-
-
+# "l'ONSS", "d'argent": the word after an elided article is matched on its own too.
+_ELISION = re.compile(r"(?<![\w'])(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)'(?=\w)")
+_SOMEONE = {part: compile_patterns(p) for part, p in _LEXICON["someone_else"].items()}
+_PRIVATE_HOME = compile_patterns(_LEXICON["private_home"])
+# A sector named as a supplier or a neighbour ("chez le grossiste") is not the writer's own.
+_ELSEWHERE = re.compile(r"(?:\bchez|\bbij|\bvan|\baupres)\s+(?:(?:le|la|les|l'|un|une|des|du|de|die|dat|het|een|mijn|mon|ma|mes)\s*)?$")
 @dataclass(frozen=True)
 class Place:
     """A commune of the Region (region='brussels') or a place elsewhere in Belgium."""

@@ -1,0 +1,116 @@
+"""Free-text and short-answer extraction of the intake profile (bot/intake)."""
+
+import pytest
+
+from bot.intake.extract import (
+    find_commune,
+    find_employees,
+    find_needs,
+    find_sector,
+    find_urgency,
+    profile_entities,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "commune"),
+    [
+        ("mon salon est à Ixelles", "ixelles"),
+        ("mijn zaak is in Elsene", "ixelles"),
+        ("à Molenbeek-Saint-Jean", "molenbeek"),
+        ("in Sint-Jans-Molenbeek", "molenbeek"),
+        ("rue haute, 1000 bxl", "bruxelles"),
+        ("on est à st gilles", "saint-gilles"),
+        ("Woluwe-Saint-Pierre", "woluwe-saint-pierre"),
+        ("in Sint-Lambrechts-Woluwe", "woluwe-saint-lambert"),
+        ("a schaerbeek pres de la gare", "schaerbeek"),
+    ],
+)
+def test_brussels_communes_in_both_languages(text, commune):
+    place = find_commune(text)
+    assert (place.id, place.region) == (commune, "brussels")
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [("mon magasin à Liège", "wallonia"), ("in Antwerpen", "flanders"), ("à Gand", "flanders")],
+)
+def test_places_outside_brussels(text, region):
+    assert find_commune(text).region == region
+
+
+def test_years_and_amounts_are_not_postcodes():
+    assert find_commune("depuis 2021 je perds 1500 euros par mois") is None
+
+
+def test_answers_accept_any_postcode_and_plain_bruxelles():
+    assert find_commune("4000", answer=True).region == "wallonia"
+    assert find_commune("Bruxelles", answer=True).id == "bruxelles"
+    assert find_commune("Bruxelles") is None  # in a story "Bruxelles" may mean the Region
+
+
+@pytest.mark.parametrize(
+    ("text", "employees"),
+    [
+        ("j'ai 3 employés", 3),
+        ("on a deux serveurs", 2),
+        ("we hebben vier werknemers", 4),
+        ("een vijftal medewerkers", 5),
+        ("je suis seule dans ma boutique", 0),
+        ("ik werk alleen", 0),
+        ("mon loyer est de 1200 euros", None),
+    ],
+)
+def test_staff_counts(text, employees):
+    assert find_employees(text) == employees
+
+
+def test_bare_numbers_count_only_as_answers():
+    assert find_employees("3") is None
+    assert find_employees("3", answer=True) == 3
+    assert find_employees("aucun", answer=True) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "sector"),
+    [
+        ("ma friterie", "horeca"),
+        ("mijn bakkerij", "retail"),
+        ("je suis coiffeuse", "services"),
+        ("ik ben loodgieter", "crafts_construction"),
+        ("je suis DJ pour des mariages", "culture_events"),
+        ("mon taxi", "other"),
+    ],
+)
+def test_sectors(text, sector):
+    assert find_sector(text) == sector
+
+
+def test_idioms_are_not_sectors_or_events():
+    assert find_sector("je vous contacterai éventuellement") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "needs"),
+    [
+        ("je n'arrive plus à payer la TVA", ["finance"]),
+        ("mon proprio veut augmenter le loyer", ["rent"]),
+        ("l'huissier est passé, je crains la faillite", ["insolvency"]),
+        ("ik wil een webshop en meer volgers op instagram", ["digital"]),
+        ("on veut créer une coopérative", ["creation", "social_economy"]),
+    ],
+)
+def test_needs(text, needs):
+    assert find_needs(text) == needs
+
+
+def test_negated_urgency_wins():
+    assert find_urgency("ce n'est pas urgent") == "low"
+    assert find_urgency("c'est urgent") == "high"
+    assert find_urgency("niet dringend") == "low"
+
+
+def test_entities_point_at_the_words_in_the_original_text():
+    text = "Ma BOULANGERIE à Etterbeek a des dettes"
+    spans = {f.entity: text[f.start : f.end] for f in profile_entities(text)}
+    assert spans == {"sector": "BOULANGERIE", "commune": "Etterbeek", "need": "dettes"}
