@@ -36,7 +36,7 @@ shell: setup $(MODEL)  ## Chat with the bot in the terminal
 test: setup $(MODEL) lint test-engine test-app  ## Set up if needed and run every test
 
 test-engine:  ## Tests that need Rasa: components, data validation, test stories, evaluation
-	@$(ENGINE)/python -m pytest -q tests/engine
+	@$(ENGINE)/python -m pytest -q --confcutdir=tests/engine tests/engine
 
 test-app:  ## Gateway, end-to-end (real services on loopback) and browser tests
 	@$(APP)/python -m pytest -q tests --ignore=tests/engine

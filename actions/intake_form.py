@@ -13,14 +13,20 @@ from bot.intake.extract import find_commune, find_employees, find_needs, find_se
 from bot.intake.profile import recap_labels
 
 Answer = dict[str, Any]
+# Intents a short answer can carry ("trois" is often not understood at all: nlu_fallback).
+# Anything else (a question, a request for a person, a language switch) is not an answer: the
+# form rejects it and the interruption rules answer it, even if it contains "een" or a number.
+ANSWER_INTENTS = ("inform", "nlu_fallback", "affirm", "deny")
 
 
 def _answer_to(tracker: Tracker, slot: str) -> str | None:
     """The latest text when it answers `slot`'s question (button payloads are handled upstream)."""
-    text = (tracker.latest_message or {}).get("text") or ""
-    if tracker.get_slot("requested_slot") != slot or not text.strip() or text.startswith("/"):
+    message = tracker.latest_message or {}
+    text = message.get("text") or ""
+    intent = (message.get("intent") or {}).get("name")
+    if tracker.get_slot("requested_slot") != slot or intent not in ANSWER_INTENTS:
         return None
-    return text
+    return text if text.strip() and not text.startswith("/") else None
 
 
 class ValidateIntakeForm(FormValidationAction):
@@ -71,8 +77,12 @@ class ValidateIntakeForm(FormValidationAction):
         return {"needs": find_needs(text) or ["other"]}
 
     async def extract_urgency(self, dispatcher, tracker: Tracker, domain) -> Answer:
+        """"Is it urgent?" can be answered with a plain yes (today) or no (it can wait)."""
         text = _answer_to(tracker, "urgency")
-        urgency = find_urgency(text) if text else None
+        if not text:
+            return {}
+        intent = tracker.latest_message["intent"]["name"]
+        urgency = find_urgency(text) or {"affirm": "high", "deny": "low"}.get(intent)
         return {"urgency": urgency} if urgency else {}
 
 

@@ -29,15 +29,24 @@ URGENCIES = ("high", "medium", "low")
 _LEXICON = load("lexicon")
 _EMPLOYEES = _LEXICON["employees"]
 _NUMBER_WORDS: dict[str, int] = _EMPLOYEES["numbers"]
-_NUMBER = (
-    r"(?P<n>\d{1,3}|"
-    + "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True))
-    + ")"
-)
+_ANSWER_ONLY = set(_EMPLOYEES["answer_only"])
+
+
+def _number_pattern(words: list[str]) -> str:
+    alternatives = sorted((re.escape(w) for w in words), key=len, reverse=True)
+    return r"(?P<n>\d{1,3}|" + "|".join(alternatives) + ")"
+
+
+_NUMBER = _number_pattern([w for w in _NUMBER_WORDS if w not in _ANSWER_ONLY])
+
+
+def _any(name: str, section: str = "employees") -> str:
+    """A lexicon family as a regex alternative, to build a larger pattern from it."""
+    return compile_patterns(_LEXICON[section][name]).pattern
 
 
 def _union(*names: str) -> str:
-    return "|".join(compile_patterns(_EMPLOYEES[name]).pattern for name in names)
+    return "|".join(_any(name) for name in names)
 
 
 # "7 salariés", "une dizaine d'ouvriers", "3 vaste werknemers", "mes 2 vendeuses".
@@ -56,14 +65,24 @@ _ONLY_ONE = re.compile(
 )
 _ALONE = compile_patterns(_EMPLOYEES["alone"])
 _ZERO_ANSWER = compile_patterns(_EMPLOYEES["zero_answer"])
-_BARE_NUMBER = re.compile(rf"(?<![\w€.,]){_NUMBER}(?![\w])")
+_BARE_NUMBER = re.compile(rf"(?<![\w€.,]){_number_pattern(list(_NUMBER_WORDS))}(?![\w])")
 _POSTCODE = re.compile(r"(?<![\d€.,])([1-9]\d{3})(?!\s*(?:€|eur|euro|k\b|%|[.,]\d))\b")
 # "l'ONSS", "d'argent": the word after an elided article is matched on its own too.
 _ELISION = re.compile(r"(?<![\w'])(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)'(?=\w)")
-_SOMEONE = {part: compile_patterns(p) for part, p in _LEXICON["someone_else"].items()}
+_SOMEONE = {
+    "person": re.compile(
+        rf"(?:{_any('owner', 'someone_else')})\s+(?:\w+\s+)?(?:{_any('person', 'someone_else')})"
+    ),
+    "state": compile_patterns(_LEXICON["someone_else"]["state"]),
+    "ask": compile_patterns(_LEXICON["someone_else"]["ask"]),
+}
 _PRIVATE_HOME = compile_patterns(_LEXICON["private_home"])
 # A sector named as a supplier or a neighbour ("chez le grossiste") is not the writer's own.
-_ELSEWHERE = re.compile(r"(?:\bchez|\bbij|\bvan|\baupres)\s+(?:(?:le|la|les|l'|un|une|des|du|de|die|dat|het|een|mijn|mon|ma|mes)\s*)?$")
+_ELSEWHERE = re.compile(
+    r"\b(?:chez|bij|aupres de)\s+(?:(?:le|la|les|l'|un|une|des|du|de|die|dat|het|een)\s*)?$"
+)
+
+
 @dataclass(frozen=True)
 class Place:
     """A commune of the Region (region='brussels') or a place elsewhere in Belgium."""
@@ -90,20 +109,62 @@ class Found:
         return {"entity": self.entity, "value": self.value, "start": self.start, "end": self.end}
 
 
-def _hits(section: str, folded: str) -> list[tuple[str, re.Match]]:
-    return [(label, m) for label, p in families(section).items() if (m := p.search(folded))]
+def _fold(text: str) -> str:
+    """fold(), one character per character so that offsets point into the text ("…" -> ".")."""
+    folded = fold(text)
+    return folded if len(folded) == len(text) else "".join(fold(c)[:1] or c for c in text)
+
+
+def _texts(folded: str) -> tuple[str, ...]:
+    unelided = _ELISION.sub(lambda m: m[0][:-1] + " ", folded)
+    return (folded, unelided) if unelided != folded else (folded,)
+
+
+def _matches(pattern: re.Pattern, folded: str) -> list[re.Match]:
+    return [m for text in _texts(folded) for m in pattern.finditer(text)]
+
+
+def _first(pattern: re.Pattern, folded: str) -> re.Match | None:
+    return min(_matches(pattern, folded), key=lambda m: m.start(), default=None)
+
+
+def _hits(section: str, folded: str) -> dict[str, re.Match]:
+    return {label: m for label, p in families(section).items() if (m := _first(p, folded))}
 
 
 def _sector(folded: str) -> Found | None:
-    hits = _hits("sectors", folded)
+    """The first sector named, the longest name at a place; not a supplier's ("chez le ...")."""
+    hits = [
+        (label, m)
+        for label, pattern in families("sectors").items()
+        for m in _matches(pattern, folded)
+        if not _ELSEWHERE.search(folded[max(0, m.start() - 25) : m.start()])
+    ]
     if not hits:
         return None
-    label, m = min(hits, key=lambda hit: hit[1].start())
+    label, m = min(hits, key=lambda hit: (hit[1].start(), -hit[1].end()))
     return Found("sector", label, m.start(), m.end())
 
 
+def _someone_else(folded: str) -> re.Match | None:
+    """Someone close in a bad state and a "what do I do?": asking how to help them."""
+    found = {part: _first(pattern, folded) for part, pattern in _SOMEONE.items()}
+    return found["ask"] if all(found.values()) else None
+
+
 def _needs(folded: str) -> list[Found]:
-    return [Found("need", label, m.start(), m.end()) for label, m in _hits("needs", folded)]
+    hits = _hits("needs", folded)
+    if "psychological" not in hits and (m := _someone_else(folded)):
+        hits["psychological"] = m
+    if _first(_PRIVATE_HOME, folded) and not _sector(folded):
+        hits = {label: m for label, m in hits.items() if label not in ("rent", "finance")}
+    if not hits:  # advice words alone: the need is advice itself
+        hits = _hits("advice", folded)
+    return [
+        Found("need", label, hits[label].start(), hits[label].end())
+        for label in NEEDS
+        if label in hits
+    ]
 
 
 def _urgency(folded: str) -> Found | None:
@@ -115,17 +176,17 @@ def _urgency(folded: str) -> Found | None:
 
 def find_sector(text: str) -> str | None:
     """The sector named first in the message, or None."""
-    found = _sector(fold(text))
+    found = _sector(_fold(text))
     return found.value if found else None
 
 
 def find_needs(text: str) -> list[str]:
     """Every need the message states, in the canonical order of NEEDS."""
-    return [found.value for found in _needs(fold(text))]
+    return [found.value for found in _needs(_fold(text))]
 
 
 def find_urgency(text: str) -> str | None:
-    found = _urgency(fold(text))
+    found = _urgency(_fold(text))
     return found.value if found else None
 
 
@@ -133,11 +194,28 @@ def _number(token: str) -> int:
     return int(token) if token.isdigit() else _NUMBER_WORDS[token]
 
 
+def _staff_count(folded: str) -> Found | None:
+    for m in _STAFF_COUNT.finditer(folded):
+        mine = _MINE.search(folded[max(0, m.start() - 40) : m.start()])
+        employed = _EMPLOYED.match(folded, m.end())
+        vague = m["role"] or (not m["n"].isdigit() and _number(m["n"]) == 1)  # "d'un barman"
+        if (vague and not (mine or employed)) or _GONE.match(folded, m.end()):
+            continue
+        return Found("employees", _number(m["n"]), m.start(), m.end())
+    return None
+
+
 def _employees(folded: str, answer: bool) -> Found | None:
-    if m := _STAFF_COUNT.search(folded):
-        return Found("employees", _number(m.group("n")), m.start(), m.end())
-    if m := _ALONE.search(folded):
-        return Found("employees", 0, m.start(), m.end())
+    alone = _first(_ALONE, folded)
+    folded = _texts(folded)[-1]  # "une dizaine d'ouvriers" read as "une dizaine d ouvriers"
+    if m := _TEAM.search(folded):  # "on est 4, moi compris"
+        return Found("employees", max(_number(m["n"]) - 1, 0), m.start(), m.end())
+    if found := _staff_count(folded):
+        return found
+    if m := _ONLY_ONE.search(folded):
+        return Found("employees", 1, m.start(), m.end())
+    if alone:
+        return Found("employees", 0, alone.start(), alone.end())
     if answer:
         if m := _BARE_NUMBER.search(folded):
             return Found("employees", _number(m.group("n")), m.start(), m.end())
@@ -148,7 +226,7 @@ def _employees(folded: str, answer: bool) -> Found | None:
 
 def find_employees(text: str, answer: bool = False) -> int | None:
     """Staff other than the owner. answer=True accepts a bare number ("3", "trois", "geen")."""
-    found = _employees(fold(text), answer)
+    found = _employees(_fold(text), answer)
     return found.value if found else None
 
 
@@ -205,7 +283,7 @@ def find_commune(text: str, answer: bool = False) -> Place | None:
     In free text only names and Brussels postcodes count (a year like 2021 is not a postcode);
     as an answer any Belgian postcode counts and plain "Bruxelles" means the City of Brussels.
     """
-    found = _commune(fold(text), answer)
+    found = _commune(_fold(text), answer)
     return found[0] if found else None
 
 
@@ -217,7 +295,7 @@ def place_by_id(place_id: str) -> Place | None:
 
 def profile_entities(text: str) -> list[Found]:
     """Everything the free text states, as entities for the NLU parse result."""
-    folded = fold(text)
+    folded = _fold(text)
     found: list[Found | None] = [
         _sector(folded),
         _employees(folded, answer=False),

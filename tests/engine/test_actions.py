@@ -156,3 +156,8 @@ async def test_second_misunderstanding_offers_a_person():
     ]
     assert first.messages[0]["response"] == "utter_please_rephrase"
     assert second.messages[0]["response"] == "utter_fallback_offer_human"
+
+
+async def test_a_question_inside_the_form_is_not_taken_as_an_answer():
+    t = tracker("ben jij een robot?", intent="ask_capabilities", requested_slot="employees")
+    assert await ValidateIntakeForm().extract_employees(CollectingDispatcher(), t, {}) == {}

@@ -54,3 +54,23 @@ def test_button_payloads_are_left_alone():
     message.set("entities", [{"entity": "sector", "value": "retail"}])
     (message,) = ProfileExtractor().process([message])
     assert message.get("entities") == [{"entity": "sector", "value": "retail"}]
+
+
+def test_unknown_words_become_nlu_fallback_and_survive_persistence(tmp_path):
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.unknown_words import UnknownWordsFallback
+
+    storage, resource = LocalModelStorage(tmp_path), Resource("unknown_words")
+    examples = [Message(data={"text": t, "intent": "inform"}) for t in ("mon loyer", "de huur")]
+    UnknownWordsFallback.create({}, storage, resource, None).train(TrainingData(examples))
+    component = UnknownWordsFallback.load({}, storage, resource, None)
+
+    gibberish, known, digits = component.process(
+        [_message("xqzt wvkp"), _message("le LOYER augmente"), _message("3")]
+    )
+    assert gibberish.get("intent")["name"] == "nlu_fallback"
+    assert known.get("intent")["name"] == "inform"
+    assert digits.get("intent")["name"] == "inform"

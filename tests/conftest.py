@@ -1,0 +1,75 @@
+"""Shared fixtures: free loopback ports and the real three-service stack for end-to-end tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.launch import MODEL, Stack
+from bot.settings import get_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """Action server, Rasa server and gateway on free loopback ports, with their own SQLite."""
+    settings = get_settings()
+    if not (settings.models_dir / MODEL).exists():
+        pytest.fail("no trained model: `make test` trains it first")
+    settings = dataclasses.replace(
+        settings,
+        gateway_port=free_port(),
+        rasa_port=free_port(),
+        action_port=free_port(),
+        var_dir=tmp_path_factory.mktemp("var"),
+        tracker_db="",
+    )
+    running = Stack(settings)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_url(stack) -> str:
+    return f"http://{stack.settings.host}:{stack.settings.gateway_port}"
+
+
+@pytest.fixture
+def chat(gateway_url):
+    """Send one web-chat message; returns the HTTP response."""
+    with httpx.Client(base_url=gateway_url, timeout=60) as client:
+
+        def send(sender_id: str, text: str, **extra) -> httpx.Response:
+            return client.post("/api/chat", json={"sender_id": sender_id, "text": text, **extra})
+
+        yield send
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: `.ci/run` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
