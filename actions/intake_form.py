@@ -77,7 +77,7 @@ class ValidateIntakeForm(FormValidationAction):
         return {"needs": find_needs(text) or ["other"]}
 
     async def extract_urgency(self, dispatcher, tracker: Tracker, domain) -> Answer:
-        """"Is it urgent?" can be answered with a plain yes (today) or no (it can wait)."""
+        """ "Is it urgent?" can be answered with a plain yes (today) or no (it can wait)."""
         text = _answer_to(tracker, "urgency")
         if not text:
             return {}

@@ -8,14 +8,21 @@ import unicodedata
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
-def fold(text: str) -> str:
-    """Lower-case, strip accents, unify apostrophes: 'Élodie’s CAFÉ' -> "elodie's cafe".
-
-    Keeps one character per character for Latin text, so match offsets point into the original.
-    """
+def _fold_all(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))
     return text.replace("’", "'").replace("`", "'").replace("‘", "'")
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents, unify apostrophes: 'Élodie’s CAFÉ' -> "elodie's cafe".
+
+    Always one character per character ("…" -> "."), so match offsets point into the original.
+    """
+    folded = _fold_all(text)
+    if len(folded) == len(text):
+        return folded
+    return "".join(_fold_all(c)[:1] or c for c in text)
 
 
 def words(text: str) -> list[str]:

@@ -109,12 +109,6 @@ class Found:
         return {"entity": self.entity, "value": self.value, "start": self.start, "end": self.end}
 
 
-def _fold(text: str) -> str:
-    """fold(), one character per character so that offsets point into the text ("…" -> ".")."""
-    folded = fold(text)
-    return folded if len(folded) == len(text) else "".join(fold(c)[:1] or c for c in text)
-
-
 def _texts(folded: str) -> tuple[str, ...]:
     unelided = _ELISION.sub(lambda m: m[0][:-1] + " ", folded)
     return (folded, unelided) if unelided != folded else (folded,)
@@ -176,17 +170,17 @@ def _urgency(folded: str) -> Found | None:
 
 def find_sector(text: str) -> str | None:
     """The sector named first in the message, or None."""
-    found = _sector(_fold(text))
+    found = _sector(fold(text))
     return found.value if found else None
 
 
 def find_needs(text: str) -> list[str]:
     """Every need the message states, in the canonical order of NEEDS."""
-    return [found.value for found in _needs(_fold(text))]
+    return [found.value for found in _needs(fold(text))]
 
 
 def find_urgency(text: str) -> str | None:
-    found = _urgency(_fold(text))
+    found = _urgency(fold(text))
     return found.value if found else None
 
 
@@ -226,7 +220,7 @@ def _employees(folded: str, answer: bool) -> Found | None:
 
 def find_employees(text: str, answer: bool = False) -> int | None:
     """Staff other than the owner. answer=True accepts a bare number ("3", "trois", "geen")."""
-    found = _employees(_fold(text), answer)
+    found = _employees(fold(text), answer)
     return found.value if found else None
 
 
@@ -283,7 +277,7 @@ def find_commune(text: str, answer: bool = False) -> Place | None:
     In free text only names and Brussels postcodes count (a year like 2021 is not a postcode);
     as an answer any Belgian postcode counts and plain "Bruxelles" means the City of Brussels.
     """
-    found = _commune(_fold(text), answer)
+    found = _commune(fold(text), answer)
     return found[0] if found else None
 
 
@@ -295,7 +289,7 @@ def place_by_id(place_id: str) -> Place | None:
 
 def profile_entities(text: str) -> list[Found]:
     """Everything the free text states, as entities for the NLU parse result."""
-    folded = _fold(text)
+    folded = fold(text)
     found: list[Found | None] = [
         _sector(folded),
         _employees(folded, answer=False),

@@ -2,7 +2,8 @@
 
 Adds `language: {code, confidence, reliable, requested, supported}`. A reliable English message
 becomes the intent `other_language`, so the dialogue answers it in both our languages instead of
-guessing; the typed commands /fr and /nl become `switch_language`. The conversation's sticky `language` slot is decided in the actions from this result.
+guessing; the typed commands /fr and /nl become `switch_language`. The conversation's sticky
+`language` slot is decided in the actions from this result.
 """
 
 from __future__ import annotations
