@@ -1,0 +1,78 @@
+"""Rasa component: the distress check on every user message.
+
+Adds `distress: {level, score, cues}` to the parse result (bot/safety). A high or critical level
+becomes the intent `distress_high` / `distress_critical`, so the dialogue's rules interrupt
+whatever was going on, inside forms too; the classifier's own intent stays in the ranking.
+The small classifier of bot/safety/classifier.py is trained with the model and stored in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import joblib
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.intent_override import override_intent
+from bot.safety import classifier
+from bot.safety.detector import DistressDetector as Detector
+
+_FILE = "distress_classifier.joblib"
+ESCALATION_INTENTS = {"high": "distress_high", "critical": "distress_critical"}
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class DistressDetector(GraphComponent):
+    def __init__(self, model_storage: ModelStorage, resource: Resource, model: Any = None) -> None:
+        self._model_storage = model_storage
+        self._resource = resource
+        self._detector = Detector(model)
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> DistressDetector:
+        return cls(model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> DistressDetector:
+        with model_storage.read_from(resource) as directory:
+            model = joblib.load(directory / _FILE)
+        return cls(model_storage, resource, model)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        model = classifier.train(classifier.load_examples())
+        with self._model_storage.write_to(self._resource) as directory:
+            joblib.dump(model, directory / _FILE)
+        return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get("text") or ""
+            if text.startswith("/"):  # button payloads are not the person's words
+                continue
+            language = (message.get("language") or {}).get("supported")
+            assessment = self._detector.assess(text, language)
+            message.set("distress", assessment.as_dict(), add_to_output=True)
+            if intent := ESCALATION_INTENTS.get(assessment.level):
+                override_intent(message, intent)
+        return messages
