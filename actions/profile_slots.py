@@ -1,7 +1,9 @@
 """action_validate_slot_mappings: runs after every user message, in every state, forms included.
 
-It keeps the conversation's language, the intake profile and the misunderstanding counter up to
-date from the parse result (our NLU components) and the channel's metadata.
+It keeps the conversation's language, the intake profile, the distress state and the
+misunderstanding counter up to date from the parse result (our NLU components) and the channel's
+metadata. Rasa sends what it utters before the dialogue's answer: the moderate-distress
+acknowledgement and the check-in after a crisis live here, so no state can skip them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.intake.extract import place_by_id
 from bot.intake.profile import entity_values, merge_needs, next_language
+from bot.intake.safety_state import distress_updates, response_before_answer
 
 SITUATION_MAX_CHARS = 1000
 
@@ -48,6 +51,7 @@ def profile_updates(tracker: Tracker) -> dict[str, Any]:
     text = message.get("text") or ""
     if intent == "inform" and not tracker.get_slot("situation") and not text.startswith("/"):
         updates["situation"] = text[:SITUATION_MAX_CHARS]
+    updates.update(distress_updates(tracker.current_slot_values(), message.get("distress") or {}))
     return updates
 
 
@@ -59,6 +63,9 @@ class ValidateSlotMappings(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         current = tracker.current_slot_values()
+        distress = (tracker.latest_message or {}).get("distress") or {}
+        if response := response_before_answer(current, distress):
+            dispatcher.utter_message(response=response)
         return [
             SlotSet(name, value)
             for name, value in profile_updates(tracker).items()

@@ -1,0 +1,112 @@
+"""The distress detector on the hard cases the safety issue names, in French and Dutch."""
+
+import pytest
+
+from bot.safety.detector import DistressDetector
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return DistressDetector()  # rules only: what the lexicon guarantees by itself
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("je veux en finir", "fr"),
+        ("je pense à disparaître pour toujours", "fr"),
+        ("tout le monde serait mieux sans moi", "fr"),
+        ("j'ai acheté des médicaments, j'ai tout prévu", "fr"),
+        ("mon associé parle de se tuer", "fr"),
+        ("j'ai déjà fait une tentative de suicide et là ça recommence", "fr"),
+        ("je vais me foutre en l'air mdr", "fr"),
+        ("jveux plus vivre", "fr"),
+        ("je me pendrais bien", "fr"),
+        ("ik wil er niet meer zijn", "nl"),
+        ("ik denk erover om er een einde aan te maken", "nl"),
+        ("ik heb een touw gekocht", "nl"),
+        ("mijn vennoot zegt dat hij zelfmoord wil plegen", "nl"),
+        ("ik ga me opknopen haha", "nl"),
+        ("kwil nie meer leven", "nl"),
+        ("ik snij mezelf als het te veel wordt", "nl"),
+    ],
+)
+def test_critical(detector, text, language):
+    assert detector.assess(text, language).level == "critical"
+
+
+def test_a_risk_sentence_buried_in_a_long_business_message(detector):
+    text = (
+        "Bonjour, je tiens une friterie à Anderlecht avec deux étudiants. Depuis les travaux "
+        "sur la chaussée, le chiffre d'affaires a baissé de moitié, j'ai des retards de TVA et "
+        "l'ONSS m'a envoyé un rappel. Le propriétaire refuse d'étaler le loyer. J'ai demandé "
+        "un crédit à ma banque, refusé. " * 3 + "Honnêtement je pense à en finir."
+    )
+    assessment = detector.assess(text, "fr")
+    assert assessment.level == "critical"
+    assert "en finir" in assessment.cues
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("je suis mort de rire", "fr"),
+        ("ce prix me tue", "fr"),
+        ("la crise a tué mon commerce", "fr"),
+        ("ce burger c'est une tuerie", "fr"),
+        ("je veux en finir avec ces dettes de TVA", "fr"),
+        ("je me tue au travail pour rien", "fr"),
+        ("ik lach me dood", "nl"),
+        ("ik ga dood van de honger", "nl"),
+        ("moordende concurrentie in de horeca", "nl"),
+        ("dat is economische zelfmoord", "nl"),
+    ],
+)
+def test_idioms_never_raise_high_or_critical(detector, text, language):
+    assert detector.assess(text, language).level in ("none", "moderate")
+
+
+def test_a_denial_never_lowers_the_risk_below_high(detector):
+    assessment = detector.assess("je ne vais pas me suicider mais je n'en peux plus", "fr")
+    assert assessment.level == "high"
+    assert detector.assess("ik ga geen zelfmoord plegen hoor", "nl").level == "high"
+
+
+def test_a_denial_taken_back_is_critical(detector):
+    assert detector.assess("je ne vais pas me suicider... enfin je sais pas", "fr").level == (
+        "critical"
+    )
+    assert detector.assess(
+        "ik ga mezelf niets aandoen, maar soms denk ik er wel aan", "nl"
+    ).level == ("critical")
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "level"),
+    [
+        ("je n'en peux plus", "fr", "high"),
+        ("chui a bout jpp", "fr", "high"),
+        ("ik zie het niet meer zitten", "nl", "high"),
+        ("ik kan niet meer.", "nl", "high"),
+        ("je dors mal à cause des dettes", "fr", "moderate"),
+        ("ik maak me zorgen over de huur", "nl", "moderate"),
+        ("aidez-moi svp", "fr", "moderate"),
+        ("je ne peux plus payer le loyer", "fr", "none"),
+        ("ik kan de huur niet meer betalen", "nl", "none"),
+        ("Quels sont les horaires du 1819 ?", "fr", "none"),
+    ],
+)
+def test_levels(detector, text, language, level):
+    assert detector.assess(text, language).level == level
+
+
+def test_cues_name_the_words_for_the_counsellor(detector):
+    assessment = detector.assess("Mon resto coule et je n'ai plus envie de vivre", "fr")
+    assert assessment.level == "critical" and assessment.score == 1.0
+    assert any("envie de vivre" in cue for cue in assessment.cues)
+
+
+def test_huge_and_empty_messages(detector):
+    assert detector.assess("", "fr").level == "none"
+    assert detector.assess("😞" * 5000 + " je veux mourir", "fr").level == "critical"
+    assert detector.assess("bla " * 3000, None).level == "none"
