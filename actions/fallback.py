@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+
+from actions.profile_slots import user_parses
+from bot.intake.safety_state import trailing_fallbacks
 
 OFFER_HUMAN_AFTER = 2
 
@@ -17,8 +20,9 @@ class HandleFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if (tracker.get_slot("fallback_count") or 0) >= OFFER_HUMAN_AFTER:
+        misunderstood = trailing_fallbacks(user_parses(tracker))
+        if misunderstood and misunderstood % OFFER_HUMAN_AFTER == 0:
             dispatcher.utter_message(response="utter_fallback_offer_human")
-            return [SlotSet("fallback_count", 0)]
-        dispatcher.utter_message(response="utter_please_rephrase")
+        else:
+            dispatcher.utter_message(response="utter_please_rephrase")
         return []

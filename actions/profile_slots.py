@@ -17,9 +17,14 @@ from rasa_sdk.types import DomainDict
 
 from bot.intake.extract import place_by_id
 from bot.intake.profile import entity_values, merge_needs, next_language
-from bot.intake.safety_state import distress_updates, response_before_answer
+from bot.intake.safety_state import distress_slots, response_before_answer
 
 SITUATION_MAX_CHARS = 1000
+
+
+def user_parses(tracker: Tracker) -> list[dict[str, Any]]:
+    """The NLU results of this session's user messages, oldest first, the current one last."""
+    return [e.get("parse_data") or {} for e in tracker.events if e.get("event") == "user"]
 
 
 def profile_updates(tracker: Tracker) -> dict[str, Any]:
@@ -36,9 +41,6 @@ def profile_updates(tracker: Tracker) -> dict[str, Any]:
     )
     updates: dict[str, Any] = {"language": language, "language_source": source}
 
-    fallbacks = tracker.get_slot("fallback_count") or 0
-    updates["fallback_count"] = fallbacks + 1 if intent == "nlu_fallback" else 0
-
     for name in ("sector", "employees", "urgency"):
         if values := entity_values(entities, name):
             updates[name] = values[-1]
@@ -51,8 +53,21 @@ def profile_updates(tracker: Tracker) -> dict[str, Any]:
     text = message.get("text") or ""
     if intent == "inform" and not tracker.get_slot("situation") and not text.startswith("/"):
         updates["situation"] = text[:SITUATION_MAX_CHARS]
-    updates.update(distress_updates(tracker.current_slot_values(), message.get("distress") or {}))
+    updates.update(distress_slots(user_parses(tracker)))
     return updates
+
+
+def variation_text(domain: DomainDict, response: str, language: str) -> str:
+    """The text of `response` in `language`.
+
+    Rasa renders an action's responses with the slots as they were before the action, so on the
+    very first message (when this action sets the language) a response by name would find no
+    variation; this action therefore picks the variation itself, from the domain it receives.
+    """
+    for variation in domain["responses"][response]:
+        if {"type": "slot", "name": "language", "value": language} in variation["condition"]:
+            return variation["text"]
+    raise KeyError(f"{response} has no {language} variation")
 
 
 class ValidateSlotMappings(Action):
@@ -63,11 +78,9 @@ class ValidateSlotMappings(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         current = tracker.current_slot_values()
-        distress = (tracker.latest_message or {}).get("distress") or {}
-        if response := response_before_answer(current, distress):
-            dispatcher.utter_message(response=response)
+        updates = profile_updates(tracker)
+        if response := response_before_answer(user_parses(tracker)):
+            dispatcher.utter_message(text=variation_text(domain, response, updates["language"]))
         return [
-            SlotSet(name, value)
-            for name, value in profile_updates(tracker).items()
-            if current.get(name) != value
+            SlotSet(name, value) for name, value in updates.items() if current.get(name) != value
         ]

@@ -1,18 +1,24 @@
 """Custom actions with rasa_sdk trackers, as the action server runs them."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import HandleFallback
 from actions.intake_form import IntakeDone, ValidateIntakeForm
 from actions.profile_slots import ValidateSlotMappings, profile_updates
 
+ROOT = Path(__file__).resolve().parents[2]
 RELIABLE_NL = {"code": "nl", "confidence": 0.97, "reliable": True, "requested": None}
 
 
-def tracker(text="", intent="inform", entities=(), parsed_language=None, metadata=None, **slots):
+def tracker(
+    text="", intent="inform", entities=(), parsed_language=None, metadata=None, history=(), **slots
+):
+    """A tracker whose latest message is `text`; `history` holds earlier parse results."""
     message = {
         "text": text,
         "intent": {"name": intent, "confidence": 0.9},
@@ -20,7 +26,8 @@ def tracker(text="", intent="inform", entities=(), parsed_language=None, metadat
         "language": parsed_language or {},
         "metadata": metadata or {},
     }
-    return Tracker("web:test", slots, message, [], False, None, None, "action_listen")
+    events = [{"event": "user", "parse_data": p} for p in (*history, message)]
+    return Tracker("web:test", slots, message, events, False, None, None, "action_listen")
 
 
 def test_story_fills_profile_and_situation():
@@ -70,17 +77,24 @@ def test_channel_hint_seeds_the_language():
     assert (profile_updates(t)["language"], profile_updates(t)["language_source"]) == ("nl", "hint")
 
 
-def test_fallback_counter_counts_misunderstandings_in_a_row():
-    assert (
-        profile_updates(tracker("qsd", intent="nlu_fallback", fallback_count=1))["fallback_count"]
-        == 2
-    )
-    assert profile_updates(tracker("oui", intent="affirm", fallback_count=1))["fallback_count"] == 0
+def test_distress_state_comes_from_the_whole_conversation():
+    earlier = [{"distress": {"level": "critical", "cues": ["en finir"]}}]
+    t = tracker("non, laissez tomber", intent="deny", history=earlier)
+    updates = profile_updates(t)
+    assert updates["distress_level"] == "critical"
+    assert updates["crisis_open"] is True
+    assert updates["distress_cues"] == ["en finir"]
 
 
 async def test_action_only_sets_slots_that_change():
     t = tracker(
-        "bonjour", intent="greet", language="fr", language_source="detected", fallback_count=0
+        "bonjour",
+        intent="greet",
+        language="fr",
+        language_source="detected",
+        distress_level="none",
+        distress_cues=[],
+        crisis_open=False,
     )
     assert await ValidateSlotMappings().run(CollectingDispatcher(), t, {}) == []
 
@@ -148,14 +162,29 @@ async def test_intake_done_redirects_outside_brussels():
     assert [m["response"] for m in dispatcher.messages] == ["utter_outside_brussels_flanders"]
 
 
-async def test_second_misunderstanding_offers_a_person():
-    first, second = CollectingDispatcher(), CollectingDispatcher()
-    assert await HandleFallback().run(first, tracker(fallback_count=1), {}) == []
-    assert await HandleFallback().run(second, tracker(fallback_count=2), {}) == [
-        SlotSet("fallback_count", 0)
+async def test_second_misunderstanding_in_a_row_offers_a_person():
+    fallback = {"intent": {"name": "nlu_fallback"}}
+    understood = {"intent": {"name": "inform"}}
+    responses = []
+    for history in ([understood], [understood, fallback], [fallback, understood]):
+        dispatcher = CollectingDispatcher()
+        await HandleFallback().run(dispatcher, tracker("xqz", "nlu_fallback", history=history), {})
+        responses.append(dispatcher.messages[0]["response"])
+    assert responses == [
+        "utter_please_rephrase",
+        "utter_fallback_offer_human",
+        "utter_please_rephrase",
     ]
-    assert first.messages[0]["response"] == "utter_please_rephrase"
-    assert second.messages[0]["response"] == "utter_fallback_offer_human"
+
+
+async def test_moderate_distress_is_acknowledged_in_the_language_being_set():
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    t = tracker("ik ben doodmoe en gestrest", parsed_language=RELIABLE_NL)
+    t.latest_message["distress"] = {"level": "moderate", "cues": ["doodmoe"]}
+    t.events[-1]["parse_data"] = t.latest_message
+    dispatcher = CollectingDispatcher()
+    await ValidateSlotMappings().run(dispatcher, t, domain)
+    assert dispatcher.messages[0]["text"].startswith("Ik begrijp het")
 
 
 async def test_a_question_inside_the_form_is_not_taken_as_an_answer():
