@@ -12,16 +12,22 @@ _HERE = Path(__file__).parent
 
 
 def compile_patterns(patterns: list[str]) -> re.Pattern:
-    """One regex for a family: 'resto*' is a word prefix, 're:...' a raw expression."""
-    parts = []
+    """One regex for a family: 'resto*' is a word prefix, 're:...' a raw expression.
+
+    The word-start check is written once in front of all plain patterns rather than in each:
+    the same matches, several times faster on long alternations.
+    """
+    plain, raw = [], []
     for pattern in patterns:
         if pattern.startswith("re:"):
-            parts.append(pattern[3:])
+            raw.append(pattern[3:])
             continue
         prefix = pattern.endswith("*")
         body = re.escape(pattern.rstrip("*")).replace(r"\ ", r"\s+")
-        parts.append(rf"(?<![\w']){body}" + (r"[\w'-]*" if prefix else r"(?![\w])"))
-    return re.compile("|".join(f"(?:{p})" for p in parts))
+        plain.append(body + (r"[\w'-]*" if prefix else r"(?![\w])"))
+    groups = [rf"(?<![\w'])(?:{'|'.join(plain)})"] if plain else []
+    groups += [f"(?:{expression})" for expression in raw]
+    return re.compile("|".join(groups))
 
 
 @cache

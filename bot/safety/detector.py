@@ -92,21 +92,72 @@ def _dutch_lemmas() -> dict[str, str]:
     return {form: lemma for lemma, forms in load("nl_lemmas").items() for form in forms}
 
 
+@cache
+def _lemma_triggers() -> dict[str, re.Pattern]:
+    """Per language, the word starts that make lemmatising worth it (a fast pre-filter).
+
+    The French pipeline costs a few milliseconds; most messages contain none of the verbs the
+    lemma phrases are about. The first three letters of each content word of each phrase, plus
+    the irregular stems of those verbs, decide whether to run it.
+    """
+    data = load("lexicon")
+    irregular = {"fr": ["meur", "veu", "veul", "voud", "fass", "fai", "fer", "mis", "mett"]}
+    starts: dict[str, set[str]] = {}
+    for level in ("critical", "high", "moderate"):
+        for spec in data[level].values():
+            for code, phrases in (spec.get("lemmas") or {}).items():
+                for phrase in phrases:
+                    words = [w for w in fold(phrase).split() if w != "se" and len(w) > 2]
+                    starts.setdefault(code, set()).update(w[:3] for w in words)
+    return {
+        code: re.compile(
+            r"(?<![\w'])(?:"
+            + "|".join(sorted(map(re.escape, s | set(irregular.get(code, [])))))
+            + ")"
+        )
+        for code, s in starts.items()
+    }
+
+
+_WINDOW = 48  # characters of context kept on each side of a trigger word
+
+
+def _windows(text: str, trigger: re.Pattern) -> list[tuple[int, int]]:
+    """Merged spans around each trigger word, cut at spaces: what is worth lemmatising."""
+    spans: list[tuple[int, int]] = []
+    for m in trigger.finditer(text):
+        start = text.rfind(" ", 0, max(0, m.start() - _WINDOW)) + 1
+        end = text.find(" ", min(len(text), m.end() + _WINDOW))
+        end = len(text) if end < 0 else end
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
 def _lemmas(text: str, language: str) -> tuple[str, list[tuple[int, int, int]]]:
-    """The lemma string and, per token, (its offset there, its start and end in `text`)."""
-    if language == "nl":
-        table = _dutch_lemmas()
-        tokens = [(table.get(t.norm_, t.norm_), t) for t in _dutch()(text)]
-    else:
-        tokens = [(fold(t.lemma_), t) for t in _french()(text)]
+    """The lemma string and, per token, (its offset there, its start and end in `text`).
+
+    Only the words around a trigger are lemmatised: the pipeline's cost grows with length, and
+    a lemma phrase is a few words long.
+    """
+    trigger = _lemma_triggers().get(language)
+    if trigger is None:
+        return "", []
+    nlp, table = (_dutch(), _dutch_lemmas()) if language == "nl" else (_french(), None)
     parts, offsets, position = [], [], 0
-    for lemma, token in tokens:
-        if token.is_punct or token.is_space:
-            continue
-        lemma = "se" if lemma in _REFLEXIVE else lemma
-        parts.append(lemma)
-        offsets.append((position, token.idx, token.idx + len(token.text)))
-        position += len(lemma) + 1
+    for start, end in _windows(text, trigger):
+        for token in nlp(text[start:end]):
+            if token.is_punct or token.is_space:
+                continue
+            lemma = table.get(token.norm_, token.norm_) if table is not None else fold(token.lemma_)
+            lemma = "se" if lemma in _REFLEXIVE else lemma
+            parts.append(lemma)
+            offsets.append((position, start + token.idx, start + token.idx + len(token.text)))
+            position += len(lemma) + 1
+        parts += ["|"] * 3  # no lemma phrase (at most two words in between) spans two windows
+        position += 6
     return " ".join(parts), offsets
 
 
@@ -131,7 +182,7 @@ class DistressDetector:
         normalised = normalise(text, language)  # never cut: the risk may be the last line
         level, cues = self._rules(normalised, language)
         score = _BASE_SCORE[level]
-        if self.classifier is not None and normalised.strip():
+        if self.classifier is not None and level != "critical" and normalised.strip():
             probabilities = dict(
                 zip(
                     self.classifier.classes_,
