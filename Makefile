@@ -8,7 +8,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -name '*.yml' 2>/
 CASES ?= ../shared/eval/sample.yml
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup train run shell test test-app test-engine evaluate lint format lock clean
+.PHONY: help setup train run shell test test-app test-engine evaluate bench lint format lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,7 +23,8 @@ $(MODEL): $(TRAINING_INPUTS) requirements/engine.lock | setup
 	$(ENGINE)/rasa train --domain domain.yml --data nlu_data --config config.yml \
 	  --out models --fixed-model-name relais > var/logs/train.log 2>&1 \
 	  || { tail -30 var/logs/train.log >&2; exit 1; }; \
-	echo ">> trained in $$(( $$(date +%s) - start )) s" >&2
+	echo $$(( $$(date +%s) - start )) > var/train_seconds; \
+	echo ">> trained in $$(cat var/train_seconds) s" >&2
 
 train: setup $(MODEL)  ## Train the model if training data, domain or config changed
 
@@ -43,6 +44,9 @@ test-app:  ## Gateway, end-to-end (real services on loopback) and browser tests
 
 evaluate: setup $(MODEL)  ## Score CASES=file.yml (FORMAT.md) with the trained model; JSON on stdout
 	@$(ENGINE)/python -m bot.evaluate $(CASES) --json
+
+bench: setup $(MODEL)  ## Speed and memory figures of the whole stack (prints, writes var/bench.json)
+	@$(APP)/python -m bot.bench
 
 lint:  ## ruff check and format check
 	@$(APP)/ruff check . && $(APP)/ruff format --check .

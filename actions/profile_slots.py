@@ -8,8 +8,10 @@ acknowledgement and the check-in after a crisis live here, so no state can skip 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -18,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from bot.intake.extract import place_by_id
 from bot.intake.profile import entity_values, merge_needs, next_language
 from bot.intake.safety_state import distress_slots, response_before_answer
+from bot.settings import ROOT
 
 SITUATION_MAX_CHARS = 1000
 
@@ -57,14 +60,20 @@ def profile_updates(tracker: Tracker) -> dict[str, Any]:
     return updates
 
 
-def variation_text(domain: DomainDict, response: str, language: str) -> str:
+@cache
+def _responses() -> dict[str, list[dict[str, Any]]]:
+    """The domain's responses, read once (Rasa sends the domain only to actions that ask)."""
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+
+
+def variation_text(response: str, language: str) -> str:
     """The text of `response` in `language`.
 
     Rasa renders an action's responses with the slots as they were before the action, so on the
     very first message (when this action sets the language) a response by name would find no
-    variation; this action therefore picks the variation itself, from the domain it receives.
+    variation; this action therefore picks the variation itself.
     """
-    for variation in domain["responses"][response]:
+    for variation in _responses()[response]:
         if {"type": "slot", "name": "language", "value": language} in variation["condition"]:
             return variation["text"]
     raise KeyError(f"{response} has no {language} variation")
@@ -80,7 +89,7 @@ class ValidateSlotMappings(Action):
         current = tracker.current_slot_values()
         updates = profile_updates(tracker)
         if response := response_before_answer(user_parses(tracker)):
-            dispatcher.utter_message(text=variation_text(domain, response, updates["language"]))
+            dispatcher.utter_message(text=variation_text(response, updates["language"]))
         return [
             SlotSet(name, value) for name, value in updates.items() if current.get(name) != value
         ]

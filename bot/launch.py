@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,13 @@ from bot.settings import ROOT, Settings, get_settings
 ENGINE_BIN = ROOT / ".venv" / "engine" / "bin"
 APP_BIN = ROOT / ".venv" / "app" / "bin"
 MODEL = "relais.tar.gz"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, on loopback (tests and benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def engine_environment(settings: Settings) -> dict[str, str]:

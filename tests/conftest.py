@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.launch import MODEL, Stack
+from bot.launch import MODEL, Stack, free_port
 from bot.settings import get_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -17,12 +16,6 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

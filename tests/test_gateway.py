@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.gateway.app import create_app
+from bot.launch import free_port
 from bot.settings import get_settings
-from tests.conftest import free_port
 
 
 @pytest.fixture
