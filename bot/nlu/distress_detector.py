@@ -54,7 +54,9 @@ class DistressDetector(GraphComponent):
     ) -> DistressDetector:
         with model_storage.read_from(resource) as directory:
             model = joblib.load(directory / _FILE)
-        return cls(model_storage, resource, model)
+        component = cls(model_storage, resource, model)
+        component._detector.warm_up()  # load spaCy now, not on a person's first message
+        return component
 
     def train(self, training_data: TrainingData) -> Resource:
         model = classifier.train(classifier.load_examples())

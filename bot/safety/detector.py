@@ -178,6 +178,11 @@ class DistressDetector:
     def __init__(self, classifier: Any = None) -> None:
         self.classifier = classifier
 
+    def warm_up(self) -> None:
+        """Load the lazily built pieces (spaCy pipelines, compiled lexicon) ahead of traffic."""
+        self.assess("je veux me pendre", "fr")
+        self.assess("ik wil me ophangen", "nl")
+
     def assess(self, text: str, language: str | None = None) -> Assessment:
         normalised = normalise(text, language)  # never cut: the risk may be the last line
         level, cues = self._rules(normalised, language)
