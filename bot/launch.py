@@ -71,7 +71,9 @@ class Stack:
             ),
             "rasa": (
                 [
-                    str(ENGINE_BIN / "rasa"),
+                    str(ENGINE_BIN / "python"),
+                    "-m",
+                    "bot.rasa_server",  # Rasa's command line with a measured fix, see there
                     "run",
                     "--model",
                     str(model),
