@@ -13,14 +13,16 @@ from functools import cache
 from typing import Any
 
 from bot.intake.lexicon import compile_patterns
-from bot.safety.normalise import load, normalise
+from bot.safety.normalise import load, normalise_both
 from bot.text import fold
 
 LEVELS = ("none", "moderate", "high", "critical")
 RANK = {level: i for i, level in enumerate(LEVELS)}
 _BASE_SCORE = {"none": 0.0, "moderate": 0.4, "high": 0.75, "critical": 1.0}
-# The classifier raises a level only above these probabilities (tuned on tests/data/dev_set.yml).
-RAISE_AT = {"moderate": 0.55, "high": 0.6, "critical": 0.7}
+# The classifier raises the level to L when P(level >= L) reaches RAISE_AT[L]. Chosen on the
+# classifier alone over tests/data/dev_set.yml: at these values it raises no message labelled
+# none to critical and about 2 % of them to high (the rules had no part in that measure).
+RAISE_AT = {"moderate": 0.6, "high": 0.5, "critical": 0.4}
 _REFLEXIVE = {"me", "te", "se", "nous", "vous", "moi", "toi", "soi", "m'", "t'", "s'"}
 
 
@@ -136,7 +138,7 @@ def _windows(text: str, trigger: re.Pattern) -> list[tuple[int, int]]:
     return spans
 
 
-def _lemmas(text: str, language: str) -> tuple[str, list[tuple[int, int, int]]]:
+def _lemmas(text: str, accented: str, language: str) -> tuple[str, list[tuple[int, int, int]]]:
     """The lemma string and, per token, (its offset there, its start and end in `text`).
 
     Only the words around a trigger are lemmatised: the pipeline's cost grows with length, and
@@ -148,7 +150,7 @@ def _lemmas(text: str, language: str) -> tuple[str, list[tuple[int, int, int]]]:
     nlp, table = (_dutch(), _dutch_lemmas()) if language == "nl" else (_french(), None)
     parts, offsets, position = [], [], 0
     for start, end in _windows(text, trigger):
-        for token in nlp(text[start:end]):
+        for token in nlp(accented[start:end]):
             if token.is_punct or token.is_space:
                 continue
             lemma = table.get(token.norm_, token.norm_) if table is not None else fold(token.lemma_)
@@ -161,10 +163,13 @@ def _lemmas(text: str, language: str) -> tuple[str, list[tuple[int, int, int]]]:
     return " ".join(parts), offsets
 
 
-def _hits(normalised: str, language: str | None):
-    """(family, start, end) of every match, by words and by lemmas, as offsets in `normalised`."""
+def _hits(normalised: str, accented: str, language: str | None):
+    """(family, start, end) of every match, by words and by lemmas, as offsets in `normalised`.
+
+    `accented` is the same text before folding (same offsets), which spaCy lemmatises better.
+    """
     lemma_language = language if language in ("fr", "nl") else "fr"
-    lemma_text, offsets = _lemmas(normalised, lemma_language)
+    lemma_text, offsets = _lemmas(normalised, accented, lemma_language)
     for family in _families():
         for m in family.text.finditer(normalised):
             yield family, m.start(), m.end()
@@ -184,8 +189,9 @@ class DistressDetector:
         self.assess("ik wil me ophangen", "nl")
 
     def assess(self, text: str, language: str | None = None) -> Assessment:
-        normalised = normalise(text, language)  # never cut: the risk may be the last line
-        level, cues = self._rules(normalised, language)
+        # never cut: the risk may be the last line
+        normalised, accented = normalise_both(text, language)
+        level, cues = self._rules(normalised, accented, language)
         score = _BASE_SCORE[level]
         if self.classifier is not None and level != "critical" and normalised.strip():
             probabilities = dict(
@@ -195,22 +201,26 @@ class DistressDetector:
                     strict=True,
                 )
             )
-            score = max(score, probabilities.get("high", 0) + probabilities.get("critical", 0))
+            at_least = {
+                candidate: sum(probabilities.get(lv, 0) for lv in LEVELS[RANK[candidate] :])
+                for candidate in ("critical", "high", "moderate")
+            }
+            score = max(score, at_least["high"])
             for candidate in ("critical", "high", "moderate"):
                 if RANK[candidate] <= RANK[level]:
                     break
-                if probabilities.get(candidate, 0) >= RAISE_AT[candidate]:
+                if at_least[candidate] >= RAISE_AT[candidate]:
                     level = candidate
                     cues.append(f"classifier:{candidate}")
                     break
         return Assessment(level, min(score, 1.0), cues)
 
-    def _rules(self, normalised: str, language: str | None) -> tuple[str, list[str]]:
+    def _rules(self, normalised: str, accented: str, language: str | None) -> tuple[str, list[str]]:
         denial, undo = _denials()
         denied = [m.span() for m in denial.finditer(normalised)]
         undone = bool(denied) and any(m.start() >= denied[0][1] for m in undo.finditer(normalised))
         level, cues = "none", []
-        for family, start, end in _hits(normalised, language):
+        for family, start, end in _hits(normalised, accented, language):
             hit_level, cue = family.level, normalised[start:end].strip()
             if hit_level == "critical" and not undone and any(s <= start < e for s, e in denied):
                 hit_level, cue = "high", f"denied: {cue}"  # a denial never lowers below high

@@ -32,18 +32,29 @@ def idioms() -> re.Pattern:
     return compile_patterns(load("lexicon")["idioms"])
 
 
-def expand_sms(folded: str, language: str | None) -> str:
+def expand_sms(text: str, language: str | None) -> str:
     """'chui a bout jpp' -> "je suis a bout je n'en peux plus" (French and Dutch tables)."""
     for code in (language,) if language in ("fr", "nl") else ("fr", "nl"):
         pattern, table = _sms(code)
-        folded = pattern.sub(lambda m, table=table: table[m.group(1)], folded)
-    return folded
+        text = pattern.sub(lambda m, table=table: table[m.group(1)], text)
+    return text
 
 
-def blank_idioms(text: str) -> str:
-    """Replace idioms ("mort de rire", "ik lach me dood") by spaces of the same length."""
-    return idioms().sub(lambda m: " " * len(m.group(0)), text)
+def normalise_both(text: str, language: str | None) -> tuple[str, str]:
+    """(folded, accented): the same text, same length, SMS expanded and idioms blanked out.
+
+    The patterns match the folded form; spaCy lemmatises the accented one (French lemmas are
+    wrong without accents: "tué" is "tuer", "tue" is "taire").
+    """
+    accented = expand_sms(text.lower(), language)
+    folded = fold(accented)
+    for m in idioms().finditer(folded):
+        blank = " " * (m.end() - m.start())
+        folded = folded[: m.start()] + blank + folded[m.end() :]
+        accented = accented[: m.start()] + blank + accented[m.end() :]
+    return folded, accented
 
 
 def normalise(text: str, language: str | None) -> str:
-    return blank_idioms(expand_sms(fold(text), language))
+    """The folded text the patterns and the classifier see."""
+    return normalise_both(text, language)[0]
