@@ -4,7 +4,11 @@ SHELL := /bin/bash
 ENGINE := .venv/engine/bin
 APP := .venv/app/bin
 MODEL := models/relais.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -name '*.yml' 2>/dev/null)
+# What the trained model depends on: Rasa's inputs, and the distress classifier's data and code
+# (trained by our component; Rasa cannot see those, hence --force below).
+TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -name '*.yml' 2>/dev/null) \
+	bot/safety/data/distress_train.yml bot/safety/classifier.py bot/safety/normalise.py \
+	bot/safety/sms.yml bot/safety/lexicon.yml
 CASES ?= ../shared/eval/sample.yml
 export TF_CPP_MIN_LOG_LEVEL := 2
 
@@ -20,7 +24,7 @@ $(MODEL): $(TRAINING_INPUTS) requirements/engine.lock | setup
 	@mkdir -p var/logs models
 	@echo ">> training the model (log: var/logs/train.log)" >&2
 	@start=$$(date +%s); \
-	$(ENGINE)/rasa train --domain domain.yml --data nlu_data --config config.yml \
+	$(ENGINE)/rasa train --force --domain domain.yml --data nlu_data --config config.yml \
 	  --out models --fixed-model-name relais > var/logs/train.log 2>&1 \
 	  || { tail -30 var/logs/train.log >&2; exit 1; }; \
 	echo $$(( $$(date +%s) - start )) > var/train_seconds; \
