@@ -9,18 +9,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.intake.extract import NEEDS
+
 LEVELS = ("none", "moderate", "high", "critical")
 ESCALATED = ("high", "critical")
-NEEDS = (
-    "finance",
-    "rent",
-    "insolvency",
-    "digital",
-    "coaching",
-    "psychological",
-    "creation",
-    "social_economy",
-)
 
 
 @dataclass

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import joblib
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.base import MessageComponent
 from bot.nlu.intent_override import override_intent
 from bot.safety import classifier
 from bot.safety.detector import DistressDetector as Detector
@@ -27,21 +28,10 @@ ESCALATION_INTENTS = {"high": "distress_high", "critical": "distress_critical"}
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class DistressDetector(GraphComponent):
+class DistressDetector(MessageComponent):
     def __init__(self, model_storage: ModelStorage, resource: Resource, model: Any = None) -> None:
-        self._model_storage = model_storage
-        self._resource = resource
+        super().__init__(model_storage, resource)
         self._detector = Detector(model)
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> DistressDetector:
-        return cls(model_storage, resource)
 
     @classmethod
     def load(
@@ -63,9 +53,6 @@ class DistressDetector(GraphComponent):
         with self._model_storage.write_to(self._resource) as directory:
             joblib.dump(model, directory / _FILE)
         return self._resource
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

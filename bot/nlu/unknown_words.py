@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.base import MessageComponent
 from bot.nlu.intent_override import override_intent
 from bot.text import words
 
@@ -25,23 +26,12 @@ _FILE = "vocabulary.json"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class UnknownWordsFallback(GraphComponent):
+class UnknownWordsFallback(MessageComponent):
     def __init__(
         self, model_storage: ModelStorage, resource: Resource, vocabulary: set[str] | None = None
     ) -> None:
-        self._model_storage = model_storage
-        self._resource = resource
+        super().__init__(model_storage, resource)
         self._vocabulary = vocabulary or set()
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> UnknownWordsFallback:
-        return cls(model_storage, resource)
 
     @classmethod
     def load(
@@ -63,9 +53,6 @@ class UnknownWordsFallback(GraphComponent):
         with self._model_storage.write_to(self._resource) as directory:
             (directory / _FILE).write_text(json.dumps(sorted(self._vocabulary)), encoding="utf-8")
         return self._resource
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
