@@ -18,10 +18,9 @@ from typing import Any
 
 import yaml
 
+from bot.language import SUPPORTED
 from bot.scoring import LEVELS, NEEDS, Prediction, score
 from bot.settings import get_settings
-
-SUPPORTED = ("fr", "nl")
 
 
 def prediction_from_parse(parse: dict[str, Any]) -> Prediction:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.intake.extract import NEEDS
+from bot.safety import LEVELS
 
-LEVELS = ("none", "moderate", "high", "critical")
 ESCALATED = ("high", "critical")
 
 

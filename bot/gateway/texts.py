@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-LANGUAGES = ("fr", "nl")
+from bot.language import SUPPORTED as LANGUAGES
+
 _FILE = Path(__file__).with_name("texts.yml")
 
 

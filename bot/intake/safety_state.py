@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-LEVELS = ("none", "moderate", "high", "critical")
+from bot.safety import LEVELS
+
 MAX_CUES = 20
 CHECK_IN_AFTER = 3  # user messages after a critical one before the bot asks how the person is
 

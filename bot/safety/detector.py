@@ -13,10 +13,10 @@ from functools import cache
 from typing import Any
 
 from bot.intake.lexicon import compile_patterns
+from bot.safety import LEVELS
 from bot.safety.normalise import load, normalise_both
 from bot.text import fold
 
-LEVELS = ("none", "moderate", "high", "critical")
 RANK = {level: i for i, level in enumerate(LEVELS)}
 _BASE_SCORE = {"none": 0.0, "moderate": 0.4, "high": 0.75, "critical": 1.0}
 # The classifier raises the level to L when P(level >= L) reaches RAISE_AT[L], and never to
