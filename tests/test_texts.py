@@ -1,5 +1,6 @@
 """Every text a person or a counsellor can see exists in French and in Dutch."""
 
+import re
 from pathlib import Path
 
 import yaml
@@ -48,3 +49,24 @@ def test_profile_labels_are_bilingual():
     for section in ("sectors", "needs", "urgency", "employees"):
         for key, value in labels[section].items():
             assert set(value) == {"fr", "nl"}, (section, key)
+
+
+def _leaves(node: dict, path: str = ""):
+    """(path, {language: text}) for every text of a nested texts file."""
+    if set(node) & {"fr", "nl"}:
+        yield path, node
+        return
+    for key, child in node.items():
+        yield from _leaves(child, f"{path}.{key}".strip("."))
+
+
+def test_catalogue_words_are_bilingual():
+    from bot.catalog.wording import all_texts as catalogue_texts
+
+    leaves = list(_leaves(catalogue_texts()))
+    assert len(leaves) > 40
+    for path, texts in leaves:
+        assert set(texts) == {"fr", "nl"} and all(t.strip() for t in texts.values()), path
+        # the same placeholders in both languages, or one of them cannot be filled
+        placeholders = {lang: sorted(re.findall(r"{(\w+)}", t)) for lang, t in texts.items()}
+        assert placeholders["fr"] == placeholders["nl"], path

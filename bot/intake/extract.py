@@ -1,4 +1,5 @@
-"""Extract profile facts from one message: sector, workers, commune, needs, urgency.
+"""Extract profile facts from one message: sector, workers, commune, needs, urgency, and
+circumstances (bankrupt, forced closure, jobseeker, cooperative member).
 
 Two modes: free text (the person tells their story: be strict, a wrong guess is worse than a
 question) and answer (the bot just asked for that one fact: accept a bare "3" or "Uccle").
@@ -23,6 +24,7 @@ NEEDS = (
     "creation",
     "social_economy",
 )
+CIRCUMSTANCES = ("bankrupt", "forced_closure", "jobseeker", "cooperative")
 SECTORS = ("retail", "horeca", "culture_events", "services", "crafts_construction", "other")
 URGENCIES = ("high", "medium", "low")
 
@@ -159,6 +161,15 @@ def _needs(folded: str) -> list[Found]:
         for label in NEEDS
         if label in hits
     ]
+
+
+def _circumstances(folded: str) -> list[Found]:
+    hits = _hits("circumstances", folded)
+    return [Found("circumstance", label, m.start(), m.end()) for label, m in hits.items()]
+
+
+def find_circumstances(text: str) -> list[str]:
+    return [found.value for found in _circumstances(fold(text))]
 
 
 def _urgency(folded: str) -> Found | None:
@@ -298,4 +309,4 @@ def profile_entities(text: str) -> list[Found]:
     if commune := _commune(folded, answer=False):
         place, start, end = commune
         found.append(Found("commune", place.id, start, end))
-    return [f for f in found if f] + _needs(folded)
+    return [f for f in found if f] + _needs(folded) + _circumstances(folded)

@@ -46,7 +46,7 @@ def entity_values(entities: list[dict[str, Any]], name: str) -> list[Any]:
     return [e["value"] for e in entities if e.get("entity") == name and e.get("value") is not None]
 
 
-def _label(section: str, value: str, language: str) -> str:
+def label(section: str, value: str, language: str) -> str:
     return load("labels")[section][value][language]
 
 
@@ -64,9 +64,9 @@ def recap_labels(slots: dict[str, Any], language: str) -> dict[str, str]:
     needs = slots.get("needs") or []
     sector, urgency = slots.get("sector"), slots.get("urgency")
     return {
-        "sector_label": _label("sectors", sector, language) if sector else unknown,
+        "sector_label": label("sectors", sector, language) if sector else unknown,
         "employees_label": employees_label,
         "commune_label": place.name(language) if place else (slots.get("commune") or unknown),
-        "needs_label": ", ".join(_label("needs", n, language) for n in needs) or unknown,
-        "urgency_label": _label("urgency", urgency, language) if urgency else unknown,
+        "needs_label": ", ".join(label("needs", n, language) for n in needs) or unknown,
+        "urgency_label": label("urgency", urgency, language) if urgency else unknown,
     }
