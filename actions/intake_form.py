@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.catalog import language_of, present_recommendations
 from bot.intake.extract import find_commune, find_employees, find_needs, find_sector, find_urgency
 from bot.intake.profile import recap_labels
 
@@ -87,7 +88,7 @@ class ValidateIntakeForm(FormValidationAction):
 
 
 class IntakeDone(Action):
-    """Recap in the person's words and what comes next; or where to go outside Brussels."""
+    """Recap in the person's words and the measures that fit; outside Brussels, where to go."""
 
     def name(self) -> str:
         return "action_intake_done"
@@ -98,8 +99,7 @@ class IntakeDone(Action):
         region = tracker.get_slot("region")
         if region and region != "brussels":
             dispatcher.utter_message(response=f"utter_outside_brussels_{region}")
-            return []
-        labels = recap_labels(tracker.current_slot_values(), tracker.get_slot("language") or "fr")
-        dispatcher.utter_message(response="utter_intake_recap", **labels)
-        dispatcher.utter_message(response="utter_next_steps")
-        return []
+        else:
+            labels = recap_labels(tracker.current_slot_values(), language_of(tracker))
+            dispatcher.utter_message(response="utter_intake_recap", **labels)
+        return present_recommendations(dispatcher, tracker)

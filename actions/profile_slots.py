@@ -53,6 +53,9 @@ def profile_updates(tracker: Tracker) -> dict[str, Any]:
             updates["commune"], updates["region"] = place.id, place.region
     if needs := entity_values(entities, "need"):
         updates["needs"] = merge_needs(tracker.get_slot("needs"), needs)
+    if stated := entity_values(entities, "circumstance"):
+        known = tracker.get_slot("circumstances") or []
+        updates["circumstances"] = known + [c for c in stated if c not in known]
     text = message.get("text") or ""
     if intent == "inform" and not tracker.get_slot("situation") and not text.startswith("/"):
         updates["situation"] = text[:SITUATION_MAX_CHARS]

@@ -6,7 +6,9 @@ free ports and a temporary var/ folder. Ctrl-C (or SIGTERM) stops all three.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -107,6 +109,8 @@ class Stack:
 
     def start(self, timeout_s: float = 180) -> float:
         """Start everything and return the seconds until all three answered."""
+        if not self.settings.api_token:  # actions and gateway share it; fresh for each run
+            self.settings = dataclasses.replace(self.settings, api_token=secrets.token_urlsafe(32))
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
         logs = self.settings.var_dir / "logs"
         logs.mkdir(exist_ok=True)
@@ -157,6 +161,12 @@ def _settings_env(settings: Settings) -> dict[str, str]:
         "RELAIS_RASA_PORT": str(settings.rasa_port),
         "RELAIS_ACTION_PORT": str(settings.action_port),
         "RELAIS_VAR_DIR": str(settings.var_dir),
+        "RELAIS_API_TOKEN": settings.api_token,
+        "RELAIS_GATEWAY_URL": settings.gateway_base_url,
+        # plain HTTP on loopback: a Secure cookie would never come back (explicit value wins)
+        "RELAIS_COOKIE_SECURE": os.environ.get(
+            "RELAIS_COOKIE_SECURE", "0" if settings.host in ("127.0.0.1", "localhost") else "1"
+        ),
     }
 
 

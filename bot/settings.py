@@ -22,6 +22,16 @@ def _int(name: str, default: int) -> int:
     return int(_env(name, str(default)))
 
 
+def _partner_notifications() -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for key, value in os.environ.items():
+        for kind in ("email", "webhook", "secret"):
+            prefix = f"RELAIS_NOTIFY_{kind.upper()}_"
+            if key.startswith(prefix) and value.strip():
+                found.setdefault(key.removeprefix(prefix).lower(), {})[kind] = value.strip()
+    return found
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where each process listens and where data lives; overridable per environment variable."""
@@ -43,10 +53,58 @@ class Settings:
     rasa_timeout_s: float = field(
         default_factory=lambda: float(_env("RELAIS_RASA_TIMEOUT_S", "30"))
     )
+    # The gateway's own database (handoffs, inbox, outbox): any SQLAlchemy URL; SQLite under var/.
+    database_url: str = field(default_factory=lambda: _env("RELAIS_DATABASE_URL", ""))
+    # Shared secret of the internal API (actions -> gateway POST /api/handoffs). The launcher
+    # generates one per run when it is not set; in production set it in both processes.
+    api_token: str = field(default_factory=lambda: _env("RELAIS_API_TOKEN", ""))
+    gateway_url: str = field(default_factory=lambda: _env("RELAIS_GATEWAY_URL", ""))
+    # Counsellor sessions: cookie flags and lifetime; Secure is on unless explicitly disabled
+    # for plain-HTTP local runs (the launcher does that for 127.0.0.1).
+    cookie_secure: bool = field(default_factory=lambda: _env("RELAIS_COOKIE_SECURE", "1") == "1")
+    session_minutes: int = field(default_factory=lambda: _int("RELAIS_SESSION_MINUTES", 480))
+    login_max_failures: int = field(default_factory=lambda: _int("RELAIS_LOGIN_MAX_FAILURES", 5))
+    login_lockout_minutes: int = field(
+        default_factory=lambda: _int("RELAIS_LOGIN_LOCKOUT_MINUTES", 15)
+    )
+    # Outgoing e-mail for partner notifications (none sent when no host is set).
+    smtp_host: str = field(default_factory=lambda: _env("RELAIS_SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: _int("RELAIS_SMTP_PORT", 587))
+    smtp_user: str = field(default_factory=lambda: _env("RELAIS_SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: _env("RELAIS_SMTP_PASSWORD", ""))
+    smtp_starttls: bool = field(default_factory=lambda: _env("RELAIS_SMTP_STARTTLS", "1") == "1")
+    mail_from: str = field(default_factory=lambda: _env("RELAIS_MAIL_FROM", "relais@localhost"))
+    # Per partner: RELAIS_NOTIFY_EMAIL_<PARTNER>, RELAIS_NOTIFY_WEBHOOK_<PARTNER> and
+    # RELAIS_NOTIFY_SECRET_<PARTNER> (the webhook's HMAC-SHA256 key); PARTNER is the catalogue id
+    # in capitals, e.g. RELAIS_NOTIFY_EMAIL_CED.
+    notify: dict[str, dict[str, str]] = field(default_factory=lambda: _partner_notifications())
+    # Outbox retries: exponential backoff from outbox_base_s up to outbox_max_s, then give up.
+    outbox_base_s: float = field(default_factory=lambda: float(_env("RELAIS_OUTBOX_BASE_S", "2")))
+    outbox_max_s: float = field(default_factory=lambda: float(_env("RELAIS_OUTBOX_MAX_S", "600")))
+    outbox_max_attempts: int = field(default_factory=lambda: _int("RELAIS_OUTBOX_MAX_ATTEMPTS", 20))
+    # When counsellors answer, for partners whose own hours the catalogue does not know.
+    inbox_hours: str = field(
+        default_factory=lambda: _env("RELAIS_INBOX_HOURS", "mon-fri 09:00-17:00")
+    )
+    # Handoff references look like BXL-2026-000123.
+    reference_prefix: str = field(default_factory=lambda: _env("RELAIS_REFERENCE_PREFIX", "BXL"))
 
     @property
     def tracker_db_path(self) -> str:
         return self.tracker_db or str(self.var_dir / "rasa_tracker.db")
+
+    @property
+    def public_url(self) -> str:
+        """Where counsellors open the inbox (links in notifications)."""
+        return _env("RELAIS_PUBLIC_URL", self.gateway_base_url)
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'gateway.db'}"
+
+    @property
+    def gateway_base_url(self) -> str:
+        return self.gateway_url or f"http://{self.host}:{self.gateway_port}"
 
     @property
     def rasa_base_url(self) -> str:

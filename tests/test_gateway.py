@@ -13,9 +13,11 @@ from bot.settings import get_settings
 
 
 @pytest.fixture
-def client():
+def client(tmp_path):
     # Nothing listens on this port: every relay attempt meets a refused connection.
-    settings = dataclasses.replace(get_settings(), rasa_url=f"http://127.0.0.1:{free_port()}")
+    settings = dataclasses.replace(
+        get_settings(), rasa_url=f"http://127.0.0.1:{free_port()}", var_dir=tmp_path
+    )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 

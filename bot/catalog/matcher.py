@@ -40,7 +40,7 @@ class Profile:
     def all_situations(self) -> set[str]:
         """Situations stated, plus those the needs and distress level imply."""
         implied = set(self.situations)
-        if self.distress in DISTRESSED:
+        if self.distress in DISTRESSED or "psychological" in self.needs:
             implied.add("distress")
         if "insolvency" in self.needs:
             implied.add("insolvency")
@@ -51,6 +51,7 @@ class Profile:
 class Match:
     measure: Measure
     score: float = 0.0
+    first: bool = False  # ranked before every other measure, whatever the scores
     reasons: list[str] = field(default_factory=list)  # in the person's language
     missing: list[str] = field(default_factory=list)  # criteria not met (an "almost")
     conditions: list[str] = field(default_factory=list)  # still to do first
@@ -106,7 +107,8 @@ def _judge(measure: Measure, profile: Profile, language: str, catalogue: Catalog
     situations = profile.all_situations
     needs = [n for n in profile.needs if n in rules.needs]
     situation_hits = [s for s in rules.situations if s in situations]
-    if not needs and not situation_hits:
+    comfort = measure.kind == "psychological" and "distress" in situations
+    if not needs and not situation_hits and not comfort:
         return None  # it answers nothing the person said
     for need in needs:
         match.reasons.append(text(f"need.{need}", language))
@@ -149,12 +151,11 @@ def _judge(measure: Measure, profile: Profile, language: str, catalogue: Catalog
     provider_languages = catalogue.provider(measure).languages
     if language not in provider_languages:
         match.conditions.append(text(f"language_note.in_{provider_languages[0]}", language))
-    if measure.kind == "psychological" and "distress" in situations:
-        match.score += 10  # people in distress get the psychological support first
+    if comfort:
+        match.first = True  # people in distress get the psychological support first
         match.reasons.insert(0, text("reason.psychological_first", language))
     match.score += 0.5 if measure.verified else 0
     match.score -= 1 if measure.status == "unknown" else 0
-    match.score -= 0.25 * len(match.conditions)
     return match
 
 
@@ -181,7 +182,8 @@ def recommend(
     catalogue = catalogue or catalog()
     candidates = [m for m in catalogue.measures.values() if m.id not in exclude]
     judged = [m for m in (_judge(x, profile, language, catalogue) for x in candidates) if m]
-    ranked = sorted(judged, key=lambda m: (-m.score, m.measure.id))
+    # equal scores: the measure with fewer conditions still to meet comes first
+    ranked = sorted(judged, key=lambda m: (not m.first, -m.score, len(m.conditions), m.measure.id))
     fits = [m for m in ranked if not m.missing]
     almost = [m for m in ranked if len(m.missing) == 1]
     return Result(fits[:limit], almost[:limit], _entry_points(profile, catalogue))

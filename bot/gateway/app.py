@@ -1,20 +1,30 @@
-"""FastAPI application: the web chat page and its JSON API, relayed to Rasa's REST channel."""
+"""FastAPI application: the web chat and its JSON API, the handoff API, the counsellor inbox.
+
+Every web-chat message is stored on its conversation; while a counsellor owns the conversation
+the bot is not asked (the relay), otherwise the message goes to Rasa's REST channel.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.gateway import relay
+from bot.gateway.handoffs import handoffs_router
+from bot.gateway.outbox import Outbox
 from bot.gateway.rasa_client import EngineUnavailable, RasaClient
+from bot.gateway.store.db import make_engine, migrate, session_factory
+from bot.gateway.store.models import Conversation
 from bot.gateway.texts import LANGUAGES, all_texts, both, language_from_header, text
 from bot.settings import Settings, get_settings
 
@@ -41,14 +51,23 @@ def _error(status: int, key: str, language: str | None, **values: object) -> JSO
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
+    migrate(settings.database)
+    sessions = session_factory(make_engine(settings.database))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
+        outbox = Outbox(settings, sessions)
+        worker = asyncio.create_task(outbox.run())
         yield
+        worker.cancel()
+        await outbox.close()
         await app.state.rasa.close()
 
     app = FastAPI(title="Relais gateway", lifespan=lifespan)
+    app.state.sessions = sessions
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    app.include_router(handoffs_router(settings, sessions))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -76,15 +95,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/chat")
     async def chat(message: ChatMessage, request: Request) -> JSONResponse:
-        """Relay one message to the bot and return its answers."""
+        """Store one message; relay it to the bot unless a counsellor owns the conversation."""
         body = message.text.strip()
         if not body:
             return _error(422, "error_empty", message.language)
         if len(body) > settings.max_message_chars:
             return _error(413, "error_too_long", message.language, max=settings.max_message_chars)
+        conversation_id = f"web:{message.sender_id}"
+        with sessions() as session:
+            conversation = relay.conversation_for(session, conversation_id, message.language)
+            mode = conversation.mode
+            relay.record(session, conversation, "person", body)
+            session.commit()
+        if mode == "human":  # the counsellor answers; the bot stays silent
+            return JSONResponse({"messages": [], "mode": mode})
         metadata = {"channel": "web", "language_hint": message.language}
         try:
-            answers = await request.app.state.rasa.send(f"web:{message.sender_id}", body, metadata)
+            answers = await request.app.state.rasa.send(conversation_id, body, metadata)
         except EngineUnavailable as error:
             logger.warning("engine unavailable: %s", error)
             return JSONResponse(
@@ -94,6 +121,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "messages": [{"text": text("engine_down", message.language or "fr")}],
                 },
             )
-        return JSONResponse({"messages": answers})
+        with sessions() as session:
+            conversation = relay.conversation_for(session, conversation_id)
+            stored = [
+                relay.record(session, conversation, "bot", a["text"], a.get("buttons"))
+                for a in answers
+            ]
+            session.commit()
+            last_id = stored[-1].id if stored else None
+        return JSONResponse({"messages": answers, "mode": mode, "last_id": last_id})
+
+    @app.get("/api/chat/messages")
+    async def chat_messages(
+        sender_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{8,64}$")],
+        after: Annotated[int, Query(ge=0)] = 0,
+    ) -> JSONResponse:
+        """What the conversation holds after message `after`: counsellor replies, and the whole
+        history when the page reloads (after=0). The random sender id is the key to it."""
+        with sessions() as session:
+            conversation = session.get(Conversation, f"web:{sender_id}")
+            found = relay.messages_after(session, f"web:{sender_id}", after) if conversation else []
+            return JSONResponse(
+                {
+                    "mode": conversation.mode if conversation else "bot",
+                    "messages": [
+                        {
+                            "id": m.id,
+                            "author": m.author,
+                            "text": m.text,
+                            **({"buttons": m.buttons} if m.buttons else {}),
+                        }
+                        for m in found
+                    ],
+                }
+            )
 
     return app

@@ -147,12 +147,19 @@ async def test_intake_done_recaps_in_the_persons_language():
         needs=["finance"],
         urgency="high",
     )
-    await IntakeDone().run(dispatcher, t, {})
-    recap, next_steps = dispatcher.messages
+    events = await IntakeDone().run(dispatcher, t, {})
+    recap, intro, *cards, closing = dispatcher.messages
     assert recap["response"] == "utter_intake_recap"
     assert recap["commune_label"] == "Elsene"
     assert recap["employees_label"] == "2 mensen werken voor u"
-    assert next_steps["response"] == "utter_next_steps"
+    assert intro["text"] == "Dit kan u helpen:"
+    assert 1 <= len(cards) <= 3
+    shown = [c["buttons"][0]["payload"] for c in cards]
+    assert shown[0] == '/more_details{"catalog_item":"brusoc_loans"}'
+    assert cards[0]["text"].startswith("Leningen van Brusoc")
+    assert "Omdat u geldproblemen" in cards[0]["text"]
+    assert [b["payload"] for b in closing["buttons"]] == ["/more_options", "/request_human"]
+    assert events[0]["name"] == "recommended" and events[0]["value"][0] == "brusoc_loans"
 
 
 async def test_intake_done_redirects_outside_brussels():

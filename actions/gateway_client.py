@@ -1,0 +1,44 @@
+"""The action server's calls to the gateway's internal API (token-authenticated)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+
+from bot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class GatewayUnavailable(Exception):
+    """The gateway did not accept the call (down, timeout, refused)."""
+
+
+async def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    settings = get_settings()
+    headers = {"Authorization": f"Bearer {settings.api_token}"}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=TIMEOUT) as client,
+            client.request(
+                method, settings.gateway_base_url + path, headers=headers, **kwargs
+            ) as response,
+        ):
+            if response.status >= 300:
+                raise GatewayUnavailable(f"HTTP {response.status}")
+            return await response.json()
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise GatewayUnavailable(type(error).__name__) from error
+
+
+async def availability(partner: str) -> dict[str, Any]:
+    """{"status": "now"} or {"status": "later", "answer_from": ISO time}."""
+    return await _call("GET", "/api/availability", params={"partner": partner})
+
+
+async def post_handoff(body: dict[str, Any]) -> dict[str, Any]:
+    """Idempotent: the same conversation and sequence always give the same reference."""
+    return await _call("POST", "/api/handoffs", json=body)

@@ -1,0 +1,175 @@
+"""Deliver what the outbox holds (e-mails, signed webhooks, channel messages), with retries.
+
+The outbox lives in the database, so nothing is lost when a receiver is down or the gateway
+restarts. Several gateways can run the worker: an item is leased with a conditional UPDATE
+before delivery, and a crashed delivery is retried when its lease expires. Failures back off
+exponentially (honouring Retry-After) up to a bounded number of attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from email.message import EmailMessage
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.gateway.store.models import OutboxItem, now
+from bot.settings import Settings
+
+logger = logging.getLogger("relais.outbox")
+LEASE = timedelta(seconds=60)
+SIGNATURE_HEADER = "X-Relais-Signature-256"
+
+
+class DeliveryError(Exception):
+    """A delivery failed; retry_after (seconds) when the receiver said when to come back."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The webhook signature: sha256=<hex HMAC-SHA256 of the exact body bytes>."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.replace(".", "", 1).isdigit() else None
+
+
+Sender = Callable[[OutboxItem], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        channel_sender: Sender | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.http = httpx.AsyncClient(timeout=10)
+        self.senders: dict[str, Sender] = {"email": self._email, "webhook": self._webhook}
+        if channel_sender:
+            self.senders["channel"] = channel_sender
+
+    async def _webhook(self, item: OutboxItem) -> None:
+        body = json.dumps(item.payload, ensure_ascii=False, separators=(",", ":")).encode()
+        secret = self.settings.notify.get(item.payload.get("partner", ""), {}).get("secret", "")
+        headers = {"Content-Type": "application/json"}
+        if secret:
+            headers[SIGNATURE_HEADER] = sign(secret, body)
+        try:
+            response = await self.http.post(item.target, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            raise DeliveryError(type(error).__name__) from error
+        if response.status_code >= 300:
+            raise DeliveryError(f"HTTP {response.status_code}", _retry_after(response))
+
+    async def _email(self, item: OutboxItem) -> None:
+        settings, event = self.settings, item.payload
+        message = EmailMessage()
+        message["From"], message["To"] = settings.mail_from, item.target
+        message["Subject"] = (
+            f"Relais: {event['reference']} (priorité/prioriteit {event['priority']})"
+        )
+        message.set_content(
+            "Une nouvelle demande attend dans votre file Relais.\n"
+            "Er wacht een nieuwe aanvraag in uw Relais-wachtrij.\n\n"
+            f"{event['reference']}\n{event['url']}\n"
+        )
+
+        def send() -> None:
+            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+                if settings.smtp_starttls and smtp.has_extn("starttls"):
+                    smtp.starttls()
+                if settings.smtp_user:
+                    smtp.login(settings.smtp_user, settings.smtp_password)
+                smtp.send_message(message)
+
+        try:
+            await asyncio.to_thread(send)
+        except (OSError, smtplib.SMTPException) as error:
+            raise DeliveryError(type(error).__name__) from error
+
+    def _lease_due(self, limit: int = 20) -> list[OutboxItem]:
+        """Take due items for this worker: others skip them until the lease runs out."""
+        leased = []
+        with self.sessions() as session:
+            due = session.scalars(
+                select(OutboxItem.id)
+                .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now())
+                .order_by(OutboxItem.id)
+                .limit(limit)
+            ).all()
+            for item_id in due:
+                taken = session.execute(
+                    update(OutboxItem)
+                    .where(
+                        OutboxItem.id == item_id,
+                        OutboxItem.status == "pending",
+                        OutboxItem.next_attempt_at <= now(),
+                    )
+                    .values(next_attempt_at=now() + LEASE)
+                )
+                if taken.rowcount == 1:
+                    leased.append(item_id)
+            session.commit()
+            return list(session.scalars(select(OutboxItem).where(OutboxItem.id.in_(leased))))
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        delay = min(self.settings.outbox_base_s * 2 ** (attempts - 1), self.settings.outbox_max_s)
+        return timedelta(seconds=max(delay, retry_after or 0))
+
+    async def deliver_due(self) -> int:
+        """One pass: deliver every due item; returns how many were sent."""
+        sent = 0
+        for item in self._lease_due():
+            error: DeliveryError | None = None
+            try:
+                await self.senders[item.kind](item)
+            except DeliveryError as failure:
+                error = failure
+            with self.sessions() as session:
+                stored = session.get(OutboxItem, item.id)
+                stored.attempts += 1
+                if error is None:
+                    stored.status, stored.sent_at = "sent", now()
+                    sent += 1
+                elif stored.attempts >= self.settings.outbox_max_attempts:
+                    stored.status, stored.last_error = "failed", str(error)[:256]
+                    logger.error(
+                        "outbox item %s given up after %s attempts", item.id, stored.attempts
+                    )
+                else:
+                    stored.last_error = str(error)[:256]
+                    stored.next_attempt_at = now() + self._backoff(
+                        stored.attempts, error.retry_after
+                    )
+                    logger.warning("outbox item %s (%s) failed: %s", item.id, item.kind, error)
+                session.commit()
+        return sent
+
+    async def run(self, interval_s: float = 1.0) -> None:
+        """The worker loop (a task of the gateway's lifespan)."""
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:  # the database restarting must not kill the worker
+                logger.exception("outbox pass failed; retrying")
+            await asyncio.sleep(interval_s)
+
+    async def close(self) -> None:
+        await self.http.aclose()

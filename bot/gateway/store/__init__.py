@@ -1,0 +1,1 @@
+"""The gateway's database: conversations, messages, handoffs, counsellors, audit log, outbox."""
