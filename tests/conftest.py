@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.gateway.store.db import make_engine, session_factory
 from bot.launch import MODEL, Stack, free_port
 from bot.settings import get_settings
 
@@ -38,6 +39,14 @@ def stack(tmp_path_factory):
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_db(stack):
+    """Sessions on the running gateway's own database, to check what it stored."""
+    engine = make_engine(stack.settings.database)
+    yield session_factory(engine)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -1,22 +1,32 @@
-// Minimal web chat: sends the person's messages to /api/chat and shows the bot's answers.
+// Web chat: sends the person's messages to /api/chat and shows the answers; fetches what a
+// counsellor writes, and the whole conversation again after a reload (/api/chat/messages).
 // Text is always inserted with textContent, never as HTML.
 (() => {
   const root = document.getElementById("chat");
   const log = document.getElementById("log");
   const form = document.getElementById("form");
   const input = document.getElementById("input");
+  const banner = document.getElementById("human-banner");
   const lang = root.dataset.lang;
   const key = "relais-sender-id";
+  const POLL_MS = 3000;
   let senderId = localStorage.getItem(key);
   if (!senderId) {
     senderId = crypto.randomUUID().replace(/-/g, "");
     localStorage.setItem(key, senderId);
   }
+  let lastId = 0;
 
   function show(who, text, buttons) {
     const item = document.createElement("li");
     item.className = `msg msg--${who}`;
-    item.textContent = text;
+    if (who === "counsellor") {
+      const label = document.createElement("span");
+      label.className = "msg__author";
+      label.textContent = root.dataset.counsellor;
+      item.appendChild(label);
+    }
+    item.appendChild(document.createTextNode(text));
     if (buttons && buttons.length) {
       const row = document.createElement("div");
       row.className = "msg__buttons";
@@ -33,6 +43,29 @@
     item.scrollIntoView({ block: "end" });
   }
 
+  function setMode(mode) {
+    banner.hidden = mode !== "human";
+  }
+
+  const WHO = { person: "user", bot: "bot", counsellor: "counsellor", system: "system" };
+
+  async function fetchMessages(everything) {
+    try {
+      const url = `/api/chat/messages?sender_id=${senderId}&after=${lastId}`;
+      const data = await (await fetch(url)).json();
+      for (const m of data.messages) {
+        // This page already shows what it sent and what the bot answered it.
+        if (everything || m.author === "counsellor" || m.author === "system") {
+          show(WHO[m.author], m.text, everything && m === data.messages.at(-1) ? m.buttons : null);
+        }
+        lastId = Math.max(lastId, m.id);
+      }
+      setMode(data.mode);
+    } catch (error) {
+      // offline for a moment: the next poll catches up, nothing is lost on the server
+    }
+  }
+
   async function send(text, shown) {
     show("user", shown ?? text);
     try {
@@ -44,6 +77,8 @@
       const data = await response.json();
       if (data.messages) data.messages.forEach((m) => show("bot", m.text, m.buttons));
       else if (data.message) show("bot", typeof data.message === "string" ? data.message : Object.values(data.message).join("\n"));
+      if (data.last_id) lastId = Math.max(lastId, data.last_id);
+      if (data.mode) setMode(data.mode);
       return true;
     } catch (error) {
       show("bot", root.dataset.networkError);
@@ -69,4 +104,6 @@
       language: document.getElementById("switch").dataset.target,
     })], { type: "application/json" }));
   });
+
+  fetchMessages(true).then(() => setInterval(() => fetchMessages(false), POLL_MS));
 })();
