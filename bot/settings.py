@@ -82,6 +82,26 @@ class Settings:
     outbox_base_s: float = field(default_factory=lambda: float(_env("RELAIS_OUTBOX_BASE_S", "2")))
     outbox_max_s: float = field(default_factory=lambda: float(_env("RELAIS_OUTBOX_MAX_S", "600")))
     outbox_max_attempts: int = field(default_factory=lambda: _int("RELAIS_OUTBOX_MAX_ATTEMPTS", 20))
+    # Channels: each is off unless its secrets are set (never in files, only the environment).
+    telegram_token: str = field(default_factory=lambda: _env("RELAIS_TELEGRAM_TOKEN", ""))
+    # The secret Telegram sends back in X-Telegram-Bot-Api-Secret-Token (set with setWebhook).
+    telegram_secret: str = field(default_factory=lambda: _env("RELAIS_TELEGRAM_SECRET", ""))
+    telegram_api_url: str = field(
+        default_factory=lambda: _env("RELAIS_TELEGRAM_API_URL", "https://api.telegram.org/bot")
+    )
+    whatsapp_token: str = field(default_factory=lambda: _env("RELAIS_WHATSAPP_TOKEN", ""))
+    whatsapp_app_secret: str = field(default_factory=lambda: _env("RELAIS_WHATSAPP_APP_SECRET", ""))
+    whatsapp_verify_token: str = field(
+        default_factory=lambda: _env("RELAIS_WHATSAPP_VERIFY_TOKEN", "")
+    )
+    whatsapp_phone_number_id: str = field(
+        default_factory=lambda: _env("RELAIS_WHATSAPP_PHONE_NUMBER_ID", "")
+    )
+    whatsapp_api_url: str = field(
+        default_factory=lambda: _env("RELAIS_WHATSAPP_API_URL", "https://graph.facebook.com/v21.0")
+    )
+    # An approved template for counsellor replies outside WhatsApp's 24-hour window (optional).
+    whatsapp_template: str = field(default_factory=lambda: _env("RELAIS_WHATSAPP_TEMPLATE", ""))
     # When counsellors answer, for partners whose own hours the catalogue does not know.
     inbox_hours: str = field(
         default_factory=lambda: _env("RELAIS_INBOX_HOURS", "mon-fri 09:00-17:00")
