@@ -10,6 +10,7 @@ import json
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -143,8 +144,8 @@ def test_a_new_handoff_notifies_without_personal_data(client):
 class FlakyReceiver(BaseHTTPRequestHandler):
     """Answers 500, then 429 with Retry-After, then 200; keeps what it was sent."""
 
-    answers = [500, 429, 200]
-    received: list[tuple[bytes, str]] = []
+    answers: ClassVar[list[int]] = [500, 429, 200]
+    received: ClassVar[list[tuple[bytes, str]]] = []
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers["Content-Length"]))
@@ -192,7 +193,7 @@ def test_webhooks_are_retried_with_backoff_and_signed_over_the_raw_bytes(setting
 
 def test_email_notifications_reach_a_real_smtp_server(settings, sessions):
     class Collect:
-        messages: list = []
+        messages: ClassVar[list] = []
 
         async def handle_DATA(self, server, session, envelope):
             Collect.messages.append(envelope)
@@ -231,7 +232,7 @@ def test_the_bot_stays_silent_while_a_counsellor_owns_the_conversation(client):
         session.commit()
     answer = client.post("/api/chat", json={"sender_id": sender, "text": "vous êtes là ?"})
     assert answer.status_code == 200, "the bot (down here) was not asked"
-    assert answer.json() == {"messages": [], "mode": "human"}
+    assert answer.json() == {"messages": [], "mode": "human", "last_id": None}
     with client.app.state.sessions() as session:
         conversation = relay.conversation_for(session, f"web:{sender}")
         relay.send_to_person(session, conversation, "Bonjour, je suis Anna du CEd.")

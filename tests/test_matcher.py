@@ -13,39 +13,184 @@ from bot.intake.extract import NEEDS, SECTORS, place_by_id
 
 # (profile, the measure expected first, others expected among the top 3)
 TABLE = [
-    (dict(needs=("finance",), sector="horeca", workers=3, commune="ixelles"), "brusoc_loans", {"ced_guidance"}),
-    (dict(needs=("finance", "rent"), sector="retail", workers=1, commune="schaerbeek"), "microstart_microcredit", {"brusoc_loans"}),
-    (dict(needs=("rent",), sector="retail", workers=2, commune="bruxelles"), "microstart_microcredit", set()),
-    (dict(needs=("insolvency",), sector="horeca", workers=4, commune="saint-gilles"), "ced_guidance", {"ced_workshops"}),
-    (dict(needs=("insolvency",), situations=("bankrupt",), workers=0, commune="anderlecht"), "droit_passerelle", {"ced_guidance"}),
-    (dict(needs=("finance",), situations=("forced_closure",), workers=1, commune="uccle"), "droit_passerelle", {"brusoc_loans"}),
-    (dict(needs=("psychological",), commune="etterbeek"), "un_pass_sessions", set()),
-    (dict(needs=("finance",), distress="high", workers=2, commune="jette"), "un_pass_sessions", {"brusoc_loans"}),
-    (dict(needs=("finance",), distress="critical", commune="evere"), "un_pass_sessions", {"ced_guidance"}),
-    (dict(needs=("digital",), sector="retail", workers=1, commune="forest"), "hub_coaching_missions", {"hub_digital_coaching"}),
-    (dict(needs=("digital",), sector="services", workers=2, commune="forest"), "hub_digital_coaching", set()),
-    (dict(needs=("coaching",), sector="horeca", workers=5, commune="molenbeek"), "gel_guidance", {"hub_coaching_missions"}),
-    (dict(needs=("coaching",), sector="culture_events", workers=0, commune="ixelles"), "gel_guidance", set()),
-    (dict(needs=("creation",), situations=("jobseeker",), commune="anderlecht"), "ace_self_employment", {"gel_guidance"}),
-    (dict(needs=("creation",), workers=0, commune="koekelberg"), "gel_guidance", {"microstart_microcredit"}),
-    (dict(needs=("social_economy",), commune="saint-josse"), "brusoc_loans", set()),
-    (dict(needs=("finance",), workers=12, commune="uccle"), "ced_guidance", {"finance_invest_loans"}),
-    (dict(needs=("finance",), workers=40, sector="crafts_construction", commune="anderlecht"), "ced_guidance", {"finance_invest_loans"}),
-    (dict(needs=("finance",), commune="liege"), "microstart_microcredit", set()),
-    (dict(needs=("insolvency",), situations=("bankrupt",), commune="gent"), "droit_passerelle", set()),
-    (dict(needs=("psychological",), commune="namur"), "un_pass_sessions", set()),
-    (dict(needs=("finance", "insolvency"), sector="horeca", workers=3, commune="bruxelles", distress="moderate"), "un_pass_sessions", {"ced_guidance"}),
-    (dict(needs=("finance",), sector="culture_events", workers=0, commune="watermael-boitsfort"), "brusoc_loans", {"ced_guidance"}),
-    (dict(needs=("finance",), workers=6, sector="retail", commune="auderghem"), "brusoc_loans", {"ced_guidance"}),
-    (dict(needs=("coaching", "digital"), sector="retail", workers=3, commune="woluwe-saint-lambert"), "hub_coaching_missions", {"hub_collective_trainings"}),
-    (dict(needs=("insolvency", "psychological"), workers=1, commune="ganshoren"), "un_pass_sessions", {"ced_guidance"}),
-    (dict(needs=("finance",), situations=("bankrupt",), workers=0, commune="berchem"), "droit_passerelle", {"brusoc_loans"}),
-    (dict(needs=("rent", "finance"), sector="horeca", workers=8, commune="ixelles"), "microstart_microcredit", {"brusoc_loans"}),
-    (dict(needs=("creation", "finance"), situations=("jobseeker",), commune="molenbeek"), "gel_guidance", {"ace_self_employment", "microstart_microcredit"}),
-    (dict(needs=("digital",), sector="horeca", workers=2, commune="saint-gilles"), "hub_coaching_missions", {"hub_digital_coaching"}),
-    (dict(needs=("insolvency",), sector="retail", workers=2, commune="evere", distress="critical"), "un_pass_sessions", {"ced_guidance"}),
-    (dict(needs=("finance",), workers=0, commune="1030"), "brusoc_loans", {"ced_guidance"}),
-]  # fmt: skip
+    (
+        {"needs": ("finance",), "sector": "horeca", "workers": 3, "commune": "ixelles"},
+        "brusoc_loans",
+        {"ced_guidance"},
+    ),
+    (
+        {"needs": ("finance", "rent"), "sector": "retail", "workers": 1, "commune": "schaerbeek"},
+        "microstart_microcredit",
+        {"brusoc_loans"},
+    ),
+    (
+        {"needs": ("rent",), "sector": "retail", "workers": 2, "commune": "bruxelles"},
+        "microstart_microcredit",
+        set(),
+    ),
+    (
+        {"needs": ("insolvency",), "sector": "horeca", "workers": 4, "commune": "saint-gilles"},
+        "ced_guidance",
+        {"ced_workshops"},
+    ),
+    (
+        {
+            "needs": ("insolvency",),
+            "situations": ("bankrupt",),
+            "workers": 0,
+            "commune": "anderlecht",
+        },
+        "droit_passerelle",
+        {"ced_guidance"},
+    ),
+    (
+        {
+            "needs": ("finance",),
+            "situations": ("forced_closure",),
+            "workers": 1,
+            "commune": "uccle",
+        },
+        "droit_passerelle",
+        {"brusoc_loans"},
+    ),
+    ({"needs": ("psychological",), "commune": "etterbeek"}, "un_pass_sessions", set()),
+    (
+        {"needs": ("finance",), "distress": "high", "workers": 2, "commune": "jette"},
+        "un_pass_sessions",
+        {"brusoc_loans"},
+    ),
+    (
+        {"needs": ("finance",), "distress": "critical", "commune": "evere"},
+        "un_pass_sessions",
+        {"ced_guidance"},
+    ),
+    (
+        {"needs": ("digital",), "sector": "retail", "workers": 1, "commune": "forest"},
+        "hub_coaching_missions",
+        {"hub_digital_coaching"},
+    ),
+    (
+        {"needs": ("digital",), "sector": "services", "workers": 2, "commune": "forest"},
+        "hub_digital_coaching",
+        set(),
+    ),
+    (
+        {"needs": ("coaching",), "sector": "horeca", "workers": 5, "commune": "molenbeek"},
+        "gel_guidance",
+        {"hub_coaching_missions"},
+    ),
+    (
+        {"needs": ("coaching",), "sector": "culture_events", "workers": 0, "commune": "ixelles"},
+        "gel_guidance",
+        set(),
+    ),
+    (
+        {"needs": ("creation",), "situations": ("jobseeker",), "commune": "anderlecht"},
+        "ace_self_employment",
+        {"gel_guidance"},
+    ),
+    (
+        {"needs": ("creation",), "workers": 0, "commune": "koekelberg"},
+        "gel_guidance",
+        {"microstart_microcredit"},
+    ),
+    ({"needs": ("social_economy",), "commune": "saint-josse"}, "brusoc_loans", set()),
+    (
+        {"needs": ("finance",), "workers": 12, "commune": "uccle"},
+        "ced_guidance",
+        {"finance_invest_loans"},
+    ),
+    (
+        {
+            "needs": ("finance",),
+            "workers": 40,
+            "sector": "crafts_construction",
+            "commune": "anderlecht",
+        },
+        "ced_guidance",
+        {"finance_invest_loans"},
+    ),
+    ({"needs": ("finance",), "commune": "liege"}, "microstart_microcredit", set()),
+    (
+        {"needs": ("insolvency",), "situations": ("bankrupt",), "commune": "gent"},
+        "droit_passerelle",
+        set(),
+    ),
+    ({"needs": ("psychological",), "commune": "namur"}, "un_pass_sessions", set()),
+    (
+        {
+            "needs": ("finance", "insolvency"),
+            "sector": "horeca",
+            "workers": 3,
+            "commune": "bruxelles",
+            "distress": "moderate",
+        },
+        "un_pass_sessions",
+        {"ced_guidance"},
+    ),
+    (
+        {
+            "needs": ("finance",),
+            "sector": "culture_events",
+            "workers": 0,
+            "commune": "watermael-boitsfort",
+        },
+        "brusoc_loans",
+        {"ced_guidance"},
+    ),
+    (
+        {"needs": ("finance",), "workers": 6, "sector": "retail", "commune": "auderghem"},
+        "brusoc_loans",
+        {"ced_guidance"},
+    ),
+    (
+        {
+            "needs": ("coaching", "digital"),
+            "sector": "retail",
+            "workers": 3,
+            "commune": "woluwe-saint-lambert",
+        },
+        "hub_coaching_missions",
+        {"hub_collective_trainings"},
+    ),
+    (
+        {"needs": ("insolvency", "psychological"), "workers": 1, "commune": "ganshoren"},
+        "un_pass_sessions",
+        {"ced_guidance"},
+    ),
+    (
+        {"needs": ("finance",), "situations": ("bankrupt",), "workers": 0, "commune": "berchem"},
+        "droit_passerelle",
+        {"brusoc_loans"},
+    ),
+    (
+        {"needs": ("rent", "finance"), "sector": "horeca", "workers": 8, "commune": "ixelles"},
+        "microstart_microcredit",
+        {"brusoc_loans"},
+    ),
+    (
+        {"needs": ("creation", "finance"), "situations": ("jobseeker",), "commune": "molenbeek"},
+        "gel_guidance",
+        {"ace_self_employment", "microstart_microcredit"},
+    ),
+    (
+        {"needs": ("digital",), "sector": "horeca", "workers": 2, "commune": "saint-gilles"},
+        "hub_coaching_missions",
+        {"hub_digital_coaching"},
+    ),
+    (
+        {
+            "needs": ("insolvency",),
+            "sector": "retail",
+            "workers": 2,
+            "commune": "evere",
+            "distress": "critical",
+        },
+        "un_pass_sessions",
+        {"ced_guidance"},
+    ),
+    ({"needs": ("finance",), "workers": 0, "commune": "1030"}, "brusoc_loans", {"ced_guidance"}),
+]
 
 
 @pytest.mark.parametrize(("profile", "first", "among"), TABLE)

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.gateway import relay
 from bot.gateway.handoffs import handoffs_router
+from bot.gateway.inbound import Conversations, web_inbound
+from bot.gateway.inbox import inbox_router
 from bot.gateway.outbox import Outbox
 from bot.gateway.rasa_client import EngineUnavailable, RasaClient
 from bot.gateway.store.db import make_engine, migrate, session_factory
@@ -41,6 +43,8 @@ class ChatMessage(BaseModel):
     sender_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
     text: Annotated[str, Field(max_length=100_000)]
     language: Literal["fr", "nl"] | None = None
+    # The page's id for this message: a retry after a network error is recognised, not re-sent.
+    client_id: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")] = None
 
 
 def _error(status: int, key: str, language: str | None, **values: object) -> JSONResponse:
@@ -56,18 +60,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
+        rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
+        app.state.conversations = Conversations(settings, sessions, rasa)
         outbox = Outbox(settings, sessions)
-        worker = asyncio.create_task(outbox.run())
+        workers = [
+            asyncio.create_task(outbox.run()),
+            asyncio.create_task(app.state.conversations.retry_pending()),
+        ]
         yield
-        worker.cancel()
+        for worker in workers:
+            worker.cancel()
         await outbox.close()
-        await app.state.rasa.close()
+        await rasa.close()
 
     app = FastAPI(title="Relais gateway", lifespan=lifespan)
     app.state.sessions = sessions
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.include_router(handoffs_router(settings, sessions))
+    app.include_router(inbox_router(settings, sessions))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -95,23 +105,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/chat")
     async def chat(message: ChatMessage, request: Request) -> JSONResponse:
-        """Store one message; relay it to the bot unless a counsellor owns the conversation."""
+        """Store one message, then answer it: the bot, or nothing while a counsellor owns the
+        conversation (the counsellor's replies come through /api/chat/messages)."""
         body = message.text.strip()
         if not body:
             return _error(422, "error_empty", message.language)
         if len(body) > settings.max_message_chars:
             return _error(413, "error_too_long", message.language, max=settings.max_message_chars)
-        conversation_id = f"web:{message.sender_id}"
-        with sessions() as session:
-            conversation = relay.conversation_for(session, conversation_id, message.language)
-            mode = conversation.mode
-            relay.record(session, conversation, "person", body)
-            session.commit()
-        if mode == "human":  # the counsellor answers; the bot stays silent
-            return JSONResponse({"messages": [], "mode": mode})
-        metadata = {"channel": "web", "language_hint": message.language}
+        conversations: Conversations = request.app.state.conversations
+        inbound = web_inbound(message.sender_id, body, message.language, message.client_id)
+        event_id = conversations.accept(inbound)
+        if event_id is None:  # the same message sent twice (a retry after a network error)
+            return JSONResponse({"messages": [], "mode": "bot", "duplicate": True})
         try:
-            answers = await request.app.state.rasa.send(conversation_id, body, metadata)
+            mode, answers = await conversations.process(event_id)
         except EngineUnavailable as error:
             logger.warning("engine unavailable: %s", error)
             return JSONResponse(
@@ -121,14 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "messages": [{"text": text("engine_down", message.language or "fr")}],
                 },
             )
-        with sessions() as session:
-            conversation = relay.conversation_for(session, conversation_id)
-            stored = [
-                relay.record(session, conversation, "bot", a["text"], a.get("buttons"))
-                for a in answers
-            ]
-            session.commit()
-            last_id = stored[-1].id if stored else None
+        last_id = answers[-1]["id"] if answers else None
         return JSONResponse({"messages": answers, "mode": mode, "last_id": last_id})
 
     @app.get("/api/chat/messages")

@@ -22,7 +22,11 @@ def test_recommendations_details_and_other_options_in_french(chat):
     sender = uuid.uuid4().hex
     story = "Mon café à Ixelles ne paie plus son loyer, on est 3, c'est urgent"
     answer = messages(chat(sender, story))
-    cards = [m for m in answer if any(b["payload"].startswith("/more_details") for b in m.get("buttons", []))]
+    cards = [
+        m
+        for m in answer
+        if any(b["payload"].startswith("/more_details") for b in m.get("buttons", []))
+    ]
     assert 1 <= len(cards) <= 3
     first = cards[0]["buttons"]
     assert [b["title"] for b in first] == ["Plus de détails", "Être mis en contact"]

@@ -28,7 +28,7 @@ def test_french_intake_asks_only_what_is_missing(chat):
         "Répondez 0 si vous êtes seul·e."
     ]
     assert texts(chat(sender, "trois")) == ["C'est urgent pour vous ?"]
-    recap, intro, *cards, closing = texts(chat(sender, "oui c'est urgent"))
+    recap, intro, *cards, _closing = texts(chat(sender, "oui c'est urgent"))
     assert "horeca, 3 personnes travaillent pour vous, à Ixelles" in recap
     assert "argent, dettes, factures" in recap and "aujourd'hui" in recap
     assert intro == "Voici ce qui peut vous aider :" and 1 <= len(cards) <= 3

@@ -13,10 +13,10 @@ from actions.handoff import AskHandoffConsent, HandoffSubmit, PrepareHandoff, Va
 from actions.profile_slots import profile_updates
 from tests.engine.test_actions import tracker
 
-PROFILE = dict(
-    language="fr", sector="horeca", employees=3.0, commune="ixelles", region="brussels",
-    needs=["finance", "rent"], urgency="high",
-)  # fmt: skip
+PROFILE = {
+    "language": "fr", "sector": "horeca", "employees": 3.0, "commune": "ixelles",
+    "region": "brussels", "needs": ["finance", "rent"], "urgency": "high",
+}  # fmt: skip
 
 
 async def test_a_named_measure_is_described_with_its_facts():

@@ -16,6 +16,7 @@
     localStorage.setItem(key, senderId);
   }
   let lastId = 0;
+  let sending = 0;  // no polling while a message is on its way: its answers come with it
 
   function show(who, text, buttons) {
     const item = document.createElement("li");
@@ -50,12 +51,14 @@
   const WHO = { person: "user", bot: "bot", counsellor: "counsellor", system: "system" };
 
   async function fetchMessages(everything) {
+    if (sending) return;
     try {
       const url = `/api/chat/messages?sender_id=${senderId}&after=${lastId}`;
       const data = await (await fetch(url)).json();
       for (const m of data.messages) {
-        // This page already shows what it sent and what the bot answered it.
-        if (everything || m.author === "counsellor" || m.author === "system") {
+        // This page already shows what it sent; answers that came later (a counsellor, the bot
+        // answering once the engine is back) are new.
+        if (everything || m.author !== "person") {
           show(WHO[m.author], m.text, everything && m === data.messages.at(-1) ? m.buttons : null);
         }
         lastId = Math.max(lastId, m.id);
@@ -68,11 +71,13 @@
 
   async function send(text, shown) {
     show("user", shown ?? text);
+    const clientId = crypto.randomUUID().replace(/-/g, "");
+    sending += 1;
     try {
       const response = await fetch("/api/chat", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ sender_id: senderId, text, language: lang }),
+        body: JSON.stringify({ sender_id: senderId, text, language: lang, client_id: clientId }),
       });
       const data = await response.json();
       if (data.messages) data.messages.forEach((m) => show("bot", m.text, m.buttons));
@@ -83,6 +88,8 @@
     } catch (error) {
       show("bot", root.dataset.networkError);
       return false;
+    } finally {
+      sending -= 1;
     }
   }
 

@@ -35,7 +35,7 @@ def migrate(url: str) -> None:
     """Bring the schema to the latest revision (run at every start; a no-op when current)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # ConfigParser syntax
     command.upgrade(config, "head")
 
 

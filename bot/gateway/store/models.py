@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -18,7 +18,15 @@ def now() -> datetime:
 
 
 class Base(DeclarativeBase):
-    pass
+    # Named constraints: SQLite batch migrations can only drop constraints that have a name.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
 
 
 class Conversation(Base):
@@ -130,7 +138,8 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     counsellor_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id"))
     action: Mapped[str] = mapped_column(String(32))  # read | claim | reply | hand_back | close ...
-    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"))
+    # An erased handoff leaves its audit trail (who read what, when) without the link.
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(default=now, index=True)
 
 
@@ -150,3 +159,23 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=now)
     sent_at: Mapped[datetime | None]
+
+
+class InboundEvent(Base):
+    """A channel delivery, stored before it is acknowledged: duplicates (the same event id
+    delivered again) are recognised, and what was not processed yet survives a restart."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("channel", "event_id", name="uq_inbound_channel_event"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(128))
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    text: Mapped[str | None] = mapped_column(Text)  # what goes to the bot (a payload for buttons)
+    language_hint: Mapped[str | None] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # | done
+    received_at: Mapped[datetime] = mapped_column(default=now)
+    # Not before: a worker that takes it pushes this forward (a lease); a crash lets it expire.
+    due_at: Mapped[datetime] = mapped_column(default=now, index=True)
