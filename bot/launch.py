@@ -162,6 +162,7 @@ def _settings_env(settings: Settings) -> dict[str, str]:
         "RELAIS_ACTION_PORT": str(settings.action_port),
         "RELAIS_VAR_DIR": str(settings.var_dir),
         "RELAIS_API_TOKEN": settings.api_token,
+        "RELAIS_INBOX_HOURS": settings.inbox_hours,
         "RELAIS_GATEWAY_URL": settings.gateway_base_url,
         # plain HTTP on loopback: a Secure cookie would never come back (explicit value wins)
         "RELAIS_COOKIE_SECURE": os.environ.get(
@@ -191,6 +192,22 @@ def shell(settings: Settings) -> int:
         stack.stop()
 
 
+def _inbox_account(settings: Settings) -> str:
+    """On a first start, a demo coordinator account, whose password is shown this once."""
+    from bot.gateway.admin import ensure_demo_account
+    from bot.gateway.store.db import make_engine, session_factory
+
+    engine = make_engine(settings.database)
+    try:
+        created = ensure_demo_account(session_factory(engine), settings)
+    finally:
+        engine.dispose()
+    if created:
+        username, password = created
+        return f"Counsellors sign in as {username} / {password} (shown once; see README)."
+    return "Accounts: python -m bot.gateway.admin list-users | create-user (see README)."
+
+
 def main() -> int:
     settings = get_settings()
     if not (settings.models_dir / MODEL).exists():
@@ -205,7 +222,8 @@ def main() -> int:
         seconds = stack.start()
         base = f"http://{settings.host}:{settings.gateway_port}"
         print(
-            f"\nReady in {seconds:.0f} s.\n  Chat:  {base}/\n  Logs:  {settings.var_dir}/logs/\n"
+            f"\nReady in {seconds:.0f} s.\n  Chat:   {base}/\n  Inbox:  {base}/inbox\n"
+            f"  {_inbox_account(settings)}\n  Logs:   {settings.var_dir}/logs/\n"
             "Press Ctrl-C to stop.",
             flush=True,
         )

@@ -32,6 +32,7 @@ def stack(tmp_path_factory):
         action_port=free_port(),
         var_dir=tmp_path_factory.mktemp("var"),
         tracker_db="",
+        inbox_hours="mon-sun 00:00-23:59",  # counsellors "on duty" whenever the tests run
     )
     running = Stack(settings)
     try:
