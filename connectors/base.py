@@ -83,4 +83,21 @@ def parse_button_ref(text: str) -> tuple[int, int] | None:
     if not text.startswith("b") or ":" not in text:
         return None
     message_id, _, index = text[1:].partition(":")
-    return (int(message_id), int(index)) if message_id.isdigit() and index.isdigit() else None
+    # isdigit() alone accepts "²", which int() refuses: people type these texts themselves.
+    digits = message_id.isascii() and index.isascii() and message_id.isdigit() and index.isdigit()
+    return (int(message_id), int(index)) if digits else None
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Text in pieces the channel accepts (Telegram and WhatsApp refuse more than 4096
+    characters), cut at a line break or a space when there is one: never truncated."""
+    pieces = []
+    while len(text) > limit:
+        cut = text.rfind("\n", limit // 2, limit + 1)
+        if cut == -1:
+            cut = text.rfind(" ", limit // 2, limit + 1)
+        if cut == -1:
+            cut = limit
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n ")
+    return [*pieces, text] if text else pieces
