@@ -8,6 +8,7 @@ channel's own API calls, with a numbered text fallback where buttons are not pos
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -101,3 +102,9 @@ def split_text(text: str, limit: int) -> list[str]:
         pieces.append(text[:cut])
         text = text[cut:].lstrip("\n ")
     return [*pieces, text] if text else pieces
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from an HTTP Retry-After header (the number form; a date is ignored)."""
+    value = headers.get("retry-after", "")
+    return float(value) if value.replace(".", "", 1).isdigit() else None

@@ -25,6 +25,7 @@ from connectors.base import (
     SendFailed,
     button_ref,
     numbered_fallback,
+    retry_after,
     split_text,
 )
 
@@ -71,11 +72,6 @@ def _cut(text: str, limit: int) -> tuple[str, str]:
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else _cut(text, limit - 1)[0] + "…"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    return float(value) if value.replace(".", "", 1).isdigit() else None
 
 
 def _error_code(response: httpx.Response) -> int | None:
@@ -229,7 +225,7 @@ class WhatsAppChannel:
         if code == WINDOW_CLOSED:
             raise WindowClosed(reason)
         if status == 429 or code in TRANSIENT:
-            raise SendFailed(reason, retry_after=_retry_after(response))
+            raise SendFailed(reason, retry_after=retry_after(response.headers))
         permanent = 400 <= status < 500 and status != 401 and code != INVALID_TOKEN
         raise SendFailed(reason, permanent=permanent)
 

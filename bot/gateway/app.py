@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.gateway import relay
+from bot.gateway.channels import ChannelHub
 from bot.gateway.handoffs import handoffs_router
 from bot.gateway.inbound import Conversations, web_inbound
 from bot.gateway.inbox import inbox_router
@@ -60,24 +61,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
-        app.state.conversations = Conversations(settings, sessions, rasa)
-        outbox = Outbox(settings, sessions)
         workers = [
             asyncio.create_task(outbox.run()),
-            asyncio.create_task(app.state.conversations.retry_pending()),
+            asyncio.create_task(conversations.retry_pending()),
         ]
+        hub.start()
         yield
         for worker in workers:
             worker.cancel()
+        await hub.close()
         await outbox.close()
         await rasa.close()
 
+    rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
+    conversations = Conversations(settings, sessions, rasa)
+    hub = ChannelHub(settings, sessions, conversations)
+    outbox = Outbox(settings, sessions, channel_sender=hub.deliver)
+
     app = FastAPI(title="Relais gateway", lifespan=lifespan)
     app.state.sessions = sessions
+    app.state.conversations = conversations
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.include_router(handoffs_router(settings, sessions))
     app.include_router(inbox_router(settings, sessions))
+    app.include_router(hub.router())
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -112,7 +119,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _error(422, "error_empty", message.language)
         if len(body) > settings.max_message_chars:
             return _error(413, "error_too_long", message.language, max=settings.max_message_chars)
-        conversations: Conversations = request.app.state.conversations
         inbound = web_inbound(message.sender_id, body, message.language, message.client_id)
         event_id = conversations.accept(inbound)
         if event_id is None:  # the same message sent twice (a retry after a network error)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway import relay
 from bot.gateway.rasa_client import EngineUnavailable, RasaClient
-from bot.gateway.store.models import Conversation, InboundEvent, Message, OutboxItem, now
+from bot.gateway.store.models import Conversation, InboundEvent, Message, now
 from bot.gateway.texts import text as gateway_text
 from connectors.base import Inbound, parse_button_ref
 
@@ -136,17 +136,8 @@ class Conversations:
                 {"id": m.id, "text": m.text, **({"buttons": m.buttons} if m.buttons else {})}
                 for m in stored
             ]
-            if conversation.channel != "web" and out:
-                session.add(
-                    OutboxItem(
-                        kind="channel",
-                        target=conversation.id,
-                        payload={
-                            "messages": out,
-                            "language": language or conversation.language or "fr",
-                        },
-                    )
-                )
+            if conversation.channel != "web":
+                relay.enqueue_for_channel(session, conversation, out)
             event.status = "done"
             session.commit()
             return out

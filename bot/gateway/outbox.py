@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway.store.models import OutboxItem, now
 from bot.settings import Settings
+from connectors.base import retry_after
 
 logger = logging.getLogger("relais.outbox")
 LEASE = timedelta(seconds=60)
@@ -33,19 +34,15 @@ SIGNATURE_HEADER = "X-Relais-Signature-256"
 class DeliveryError(Exception):
     """A delivery failed; retry_after (seconds) when the receiver said when to come back."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, permanent: bool = False):
         super().__init__(reason)
         self.retry_after = retry_after
+        self.permanent = permanent  # retrying cannot help (blocked bot, closed window...)
 
 
 def sign(secret: str, body: bytes) -> str:
     """The webhook signature: sha256=<hex HMAC-SHA256 of the exact body bytes>."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    return float(value) if value.replace(".", "", 1).isdigit() else None
 
 
 Sender = Callable[[OutboxItem], Awaitable[None]]
@@ -76,7 +73,7 @@ class Outbox:
         except httpx.HTTPError as error:
             raise DeliveryError(type(error).__name__) from error
         if response.status_code >= 300:
-            raise DeliveryError(f"HTTP {response.status_code}", _retry_after(response))
+            raise DeliveryError(f"HTTP {response.status_code}", retry_after(response.headers))
 
     async def _email(self, item: OutboxItem) -> None:
         settings, event = self.settings, item.payload
@@ -148,7 +145,7 @@ class Outbox:
                 if error is None:
                     stored.status, stored.sent_at = "sent", now()
                     sent += 1
-                elif stored.attempts >= self.settings.outbox_max_attempts:
+                elif error.permanent or stored.attempts >= self.settings.outbox_max_attempts:
                     stored.status, stored.last_error = "failed", str(error)[:256]
                     logger.error(
                         "outbox item %s given up after %s attempts", item.id, stored.attempts

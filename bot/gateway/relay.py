@@ -60,14 +60,24 @@ def send_to_person(
     """A counsellor's (or the system's) message to the person, on the person's channel."""
     message = record(session, conversation, author, text, counsellor_id=counsellor_id)
     if conversation.channel != "web":  # the web chat fetches its messages itself
+        session.flush()  # the message id goes with it
+        enqueue_for_channel(session, conversation, [{"id": message.id, "text": text}])
+    return message
+
+
+def enqueue_for_channel(
+    session: Session, conversation: Conversation, messages: list[dict[str, Any]]
+) -> None:
+    """One outbox item per message: a retry never sends an earlier message twice."""
+    language = conversation.language or "fr"
+    for message in messages:
         session.add(
             OutboxItem(
                 kind="channel",
                 target=conversation.id,
-                payload={"text": text, "author": author},
+                payload={"messages": [message], "language": language},
             )
         )
-    return message
 
 
 def messages_after(session: Session, conversation_id: str, after_id: int) -> list[Message]:
