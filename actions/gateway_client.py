@@ -29,7 +29,7 @@ async def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         ):
             if response.status >= 300:
                 raise GatewayUnavailable(f"HTTP {response.status}")
-            return await response.json()
+            return await response.json() if response.status != 204 else {}
     except (aiohttp.ClientError, TimeoutError) as error:
         raise GatewayUnavailable(type(error).__name__) from error
 
@@ -42,3 +42,11 @@ async def availability(partner: str) -> dict[str, Any]:
 async def post_handoff(body: dict[str, Any]) -> dict[str, Any]:
     """Idempotent: the same conversation and sequence always give the same reference."""
     return await _call("POST", "/api/handoffs", json=body)
+
+
+async def post_profile(body: dict[str, Any]) -> None:
+    """Tell the gateway what the triage found (for the report); never breaks a conversation."""
+    try:
+        await _call("POST", "/api/profiles", json=body)
+    except GatewayUnavailable as error:
+        logger.warning("profile not sent to the gateway: %s", error)

@@ -8,6 +8,7 @@ acknowledgement and the check-in after a crisis live here, so no state can skip 
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -17,12 +18,33 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import gateway_client
 from bot.intake.extract import place_by_id
 from bot.intake.profile import entity_values, merge_needs, next_language
 from bot.intake.safety_state import distress_slots, response_before_answer
 from bot.settings import ROOT
 
 SITUATION_MAX_CHARS = 1000
+# What the coordinators' report counts (categories only), sent to the gateway when it changes.
+# slot -> field of the gateway's POST /api/profiles
+REPORTED = {
+    "sector": "sector",
+    "employees": "workers",
+    "commune": "commune",
+    "region": "region",
+    "needs": "needs",
+    "distress_level": "distress_level",
+    "urgency": "urgency",
+}
+CHANNEL_SENDER = re.compile(r"^(web|telegram|whatsapp):[\w-]{1,100}$")
+
+
+def _reported(name: str, value: Any) -> Any:
+    if name == "employees":
+        return None if value is None else int(value)
+    if name == "needs":
+        return [n for n in value or [] if n != "other"]
+    return value
 
 
 def user_parses(tracker: Tracker) -> list[dict[str, Any]]:
@@ -93,6 +115,11 @@ class ValidateSlotMappings(Action):
         updates = profile_updates(tracker)
         if response := response_before_answer(user_parses(tracker)):
             dispatcher.utter_message(text=variation_text(response, updates["language"]))
-        return [
-            SlotSet(name, value) for name, value in updates.items() if current.get(name) != value
-        ]
+        changed = {name: value for name, value in updates.items() if current.get(name) != value}
+        if set(changed) & set(REPORTED) and CHANNEL_SENDER.match(tracker.sender_id):
+            profile = {**current, **changed}
+            await gateway_client.post_profile(
+                {"conversation_id": tracker.sender_id, "language": profile.get("language")}
+                | {REPORTED[name]: _reported(name, profile.get(name)) for name in REPORTED}
+            )
+        return [SlotSet(name, value) for name, value in changed.items()]

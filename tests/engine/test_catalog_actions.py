@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.catalog import DescribeItem, MoreOptions
 from actions.handoff import AskHandoffConsent, HandoffSubmit, PrepareHandoff, ValidateHandoffForm
-from actions.profile_slots import profile_updates
+from actions.profile_slots import ValidateSlotMappings, profile_updates
 from tests.engine.test_actions import tracker
 
 PROFILE = {
@@ -164,8 +164,15 @@ async def gateway(monkeypatch):
             status=201,
         )
 
+    async def profiles(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != "Bearer test-token":
+            return web.json_response({"detail": "token"}, status=401)
+        received.append(await request.json())
+        return web.Response(status=204)
+
     app = web.Application()
     app.router.add_post("/api/handoffs", handoffs)
+    app.router.add_post("/api/profiles", profiles)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -250,3 +257,36 @@ async def test_gateway_down_is_said_honestly(monkeypatch):
     assert events == []
     responses = [m.get("response") for m in dispatcher.messages]
     assert responses == ["utter_handoff_failed", None, "utter_crisis_lines"]
+
+
+async def test_a_changed_profile_is_reported_to_the_gateway_as_categories(gateway):
+    entities = [{"entity": "sector", "value": "horeca"}, {"entity": "need", "value": "rent"}]
+    message = tracker(
+        "mon café, le loyer",
+        entities=entities,
+        language="fr",
+        language_source="detected",
+        employees=2.0,
+    )
+    await ValidateSlotMappings().run(CollectingDispatcher(), message, {})
+    (profile,) = gateway
+    assert profile == {
+        "conversation_id": "web:test", "language": "fr", "sector": "horeca", "workers": 2,
+        "commune": None, "region": None, "needs": ["rent"], "distress_level": "none",
+        "urgency": None,
+    }  # fmt: skip
+    await ValidateSlotMappings().run(
+        CollectingDispatcher(),
+        tracker(
+            "merci",
+            "thank",
+            language="fr",
+            language_source="detected",
+            sector="horeca",
+            distress_level="none",
+            distress_cues=[],
+            crisis_open=False,
+        ),
+        {},
+    )
+    assert len(gateway) == 1, "nothing changed: nothing sent"

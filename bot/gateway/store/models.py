@@ -42,6 +42,15 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
     last_message_at: Mapped[datetime] = mapped_column(default=now)
     erased_at: Mapped[datetime | None]
+    # The triage profile the bot found (POST /api/profiles from the actions): what the
+    # coordinators' report counts. Categories only, nothing that names the person.
+    sector: Mapped[str | None] = mapped_column(String(32))
+    workers: Mapped[int | None]
+    commune: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(16))
+    needs: Mapped[list[Any] | None] = mapped_column(JSON)
+    distress_level: Mapped[str | None] = mapped_column(String(12))  # the highest seen
+    urgency: Mapped[str | None] = mapped_column(String(8))
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id", cascade="all, delete-orphan"
