@@ -82,6 +82,10 @@ class Settings:
     outbox_base_s: float = field(default_factory=lambda: float(_env("RELAIS_OUTBOX_BASE_S", "2")))
     outbox_max_s: float = field(default_factory=lambda: float(_env("RELAIS_OUTBOX_MAX_S", "600")))
     outbox_max_attempts: int = field(default_factory=lambda: _int("RELAIS_OUTBOX_MAX_ATTEMPTS", 20))
+    # Sites allowed to embed the web widget (comma-separated origins; "*" for any).
+    widget_origins: list[str] = field(
+        default_factory=lambda: [o.strip() for o in _env("RELAIS_WIDGET_ORIGINS", "*").split(",")]
+    )
     # Channels: each is off unless its secrets are set (never in files, only the environment).
     telegram_token: str = field(default_factory=lambda: _env("RELAIS_TELEGRAM_TOKEN", ""))
     # The secret Telegram sends back in X-Telegram-Bot-Api-Secret-Token (set with setWebhook).

@@ -1,4 +1,2 @@
-"""Channel adapters used by the gateway (Telegram, WhatsApp, web widget): the channels issue.
-
-Today the gateway's own web chat page (bot/gateway) is the only channel.
-"""
+"""Channel adapters used by the gateway: one interface (base.py), Telegram, WhatsApp, and the
+web widget's assets (webchat/). The gateway (bot/gateway/channels.py) mounts their webhooks."""

@@ -24,15 +24,30 @@ def client(tmp_path):
 
 def test_page_follows_the_browser_language(client):
     dutch = client.get("/", headers={"Accept-Language": "nl-BE,nl;q=0.9,en;q=0.8"})
-    assert '<html lang="nl">' in dutch.text and "Versturen" in dutch.text
+    assert '<html lang="nl">' in dutch.text and 'data-lang="nl"' in dutch.text
     french = client.get("/", headers={"Accept-Language": "fr-BE,fr;q=0.9"})
-    assert '<html lang="fr">' in french.text and "Envoyer" in french.text
+    assert '<html lang="fr">' in french.text and 'data-lang="fr"' in french.text
     assert '<html lang="fr">' in client.get("/", headers={"Accept-Language": "de"}).text
 
 
-def test_page_language_can_be_switched(client):
+def test_page_language_can_be_chosen_in_the_address(client):
     page = client.get("/?lang=nl", headers={"Accept-Language": "fr"})
-    assert '<html lang="nl">' in page.text and 'href="/?lang=fr"' in page.text
+    assert '<html lang="nl">' in page.text and 'data-mode="page"' in page.text
+
+
+def test_the_widget_is_served_with_its_words_and_answers_other_sites(client):
+    script = client.get("/widget.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith(
+        "text/javascript"
+    )
+    assert client.get("/widget.css").headers["content-type"].startswith("text/css")
+    config = client.get("/api/widget/config", headers={"Origin": "https://partner.example"})
+    assert config.headers["access-control-allow-origin"] == "*"
+    texts = config.json()["texts"]
+    assert texts["fr"]["send"] == "Envoyer" and texts["nl"]["send"] == "Versturen"
+    assert set(texts["fr"]) == set(texts["nl"]) and config.json()["max_chars"] == 2000
+    demo = client.get("/demo?lang=nl")
+    assert '<script src="/widget.js" data-lang="nl" defer>' in demo.text
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +31,7 @@ from bot.gateway.store.db import make_engine, migrate, session_factory
 from bot.gateway.store.models import Conversation
 from bot.gateway.texts import LANGUAGES, all_texts, both, language_from_header, text
 from bot.settings import Settings, get_settings
+from connectors.webchat import ASSETS as WIDGET
 
 logger = logging.getLogger("relais.gateway")
 _HERE = Path(__file__).parent
@@ -46,6 +48,10 @@ class ChatMessage(BaseModel):
     language: Literal["fr", "nl"] | None = None
     # The page's id for this message: a retry after a network error is recognised, not re-sent.
     client_id: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")] = None
+
+
+def strings(language: str) -> dict[str, str]:
+    return {key: value[language] for key, value in all_texts().items()}
 
 
 def _error(status: int, key: str, language: str | None, **values: object) -> JSONResponse:
@@ -82,6 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = sessions
     app.state.conversations = conversations
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    # Partner sites embed the widget: its API answers any origin (no cookies are involved).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.widget_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+    )
     app.include_router(handoffs_router(settings, sessions))
     app.include_router(inbox_router(settings, sessions))
     app.include_router(hub.router())
@@ -95,20 +108,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    def page_language(request: Request, lang: str | None) -> str:
+        if lang in LANGUAGES:
+            return lang
+        return language_from_header(request.headers.get("accept-language"))
+
     @app.get("/", response_class=HTMLResponse)
     async def chat_page(request: Request, lang: str | None = None) -> HTMLResponse:
-        """The web chat, in the language asked for or the browser's."""
-        language = (
-            lang
-            if lang in LANGUAGES
-            else language_from_header(request.headers.get("accept-language"))
-        )
-        strings = {key: value[language] for key, value in all_texts().items()}
-        return templates.TemplateResponse(
-            request,
-            "chat.html",
-            {"lang": language, "t": strings, "max_chars": settings.max_message_chars},
-        )
+        """The chat full page (the widget in page mode), in the language asked or the browser's."""
+        language = page_language(request, lang)
+        context = {"lang": language, "t": strings(language)}
+        return templates.TemplateResponse(request, "chat.html", context)
+
+    @app.get("/demo", response_class=HTMLResponse)
+    async def demo_page(request: Request, lang: str | None = None) -> HTMLResponse:
+        """A partner's page with the widget embedded by its one tag."""
+        language = page_language(request, lang)
+        base = str(request.base_url).rstrip("/")
+        context = {"lang": language, "t": strings(language), "base": base}
+        return templates.TemplateResponse(request, "demo.html", context)
+
+    @app.get("/widget.js")
+    async def widget_script() -> FileResponse:
+        return FileResponse(WIDGET / "widget.js", media_type="text/javascript")
+
+    @app.get("/widget.css")
+    async def widget_styles() -> FileResponse:
+        return FileResponse(WIDGET / "widget.css", media_type="text/css")
+
+    @app.get("/api/widget/config")
+    async def widget_config() -> dict:
+        """The widget's words in both languages (it switches without reloading), and limits."""
+        return {
+            "texts": {language: strings(language) for language in LANGUAGES},
+            "max_chars": settings.max_message_chars,
+        }
 
     @app.post("/api/chat")
     async def chat(message: ChatMessage, request: Request) -> JSONResponse:
