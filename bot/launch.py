@@ -222,7 +222,8 @@ def main() -> int:
         seconds = stack.start()
         base = f"http://{settings.host}:{settings.gateway_port}"
         print(
-            f"\nReady in {seconds:.0f} s.\n  Chat:   {base}/\n  Inbox:  {base}/inbox\n"
+            f"\nReady in {seconds:.0f} s.\n  Chat:   {base}/   (widget demo: {base}/demo)\n"
+            f"  Inbox:  {base}/inbox\n"
             f"  {_inbox_account(settings)}\n  Logs:   {settings.var_dir}/logs/\n"
             "Press Ctrl-C to stop.",
             flush=True,
