@@ -144,10 +144,14 @@ def summary_text(summary: dict[str, Any], language: str) -> str:
 def summary_fields(summary: dict[str, Any], language: str) -> list[tuple[str, str]]:
     """(label, value) for every summary field that holds something."""
     fields = []
+    words = (summary.get("labels") or {}).get(language) or {}  # the builder's words, if any
     for name in SUMMARY_FIELDS:
         value = summary.get(name)
         is_partner = name == "partner" and isinstance(value, str)
-        shown = partner_name(value, language) if is_partner else _display(value, language)
+        if isinstance(words.get(name), str):
+            shown = words[name]
+        else:
+            shown = partner_name(value, language) if is_partner else _display(value, language)
         if shown:
             fields.append((text(f"inbox_field_{name}", language), shown))
     return fields

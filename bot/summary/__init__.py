@@ -19,6 +19,7 @@ from bot.language import SUPPORTED
 
 REASONS = ("asked", "distress", "contact", "fallback")
 STORY_MAX_CHARS = 300
+SLOTS = ("morning", "afternoon", "any")
 
 
 @cache
@@ -39,16 +40,56 @@ def _workers(workers: int | None, language: str) -> str:
     return t("workers.zero" if workers == 0 else "workers.many", language, n=workers)
 
 
+def _reason(fields: dict[str, Any], language: str) -> str:
+    item = catalog().measures.get(fields["contact_item"]) or catalog().partners.get(
+        fields["contact_item"]
+    )
+    name = item.name[language] if item else t("unknown", language)
+    return t(f"reason.{fields['reason']}", language, item=name)
+
+
+def _contact(fields: dict[str, Any], language: str) -> str:
+    contact = fields["contact"]
+    if contact.get("phone"):
+        slot = (
+            t(f"slots.{contact['slot']}", language) if contact["slot"] in SLOTS else contact["slot"]
+        )
+        return t(
+            "contact_phone", language, phone=contact["phone"], slot=slot or t("unknown", language)
+        )
+    return t("contact_chat", language, channel=t(f"channels.{fields['channel']}", language))
+
+
+def _labels(fields: dict[str, Any], language: str) -> dict[str, str]:
+    """Each field in words, for the counsellor's details list (codes stay in the fields)."""
+    unknown = t("unknown", language)
+    place = place_by_id(fields["commune"]) if fields["commune"] else None
+    distress = t(f"levels.{fields['distress']['level']}", language)
+    if fields["distress"]["cues"]:
+        distress += t("cues", language, cues=", ".join(fields["distress"]["cues"]))
+    return {
+        "reason": _reason(fields, language),
+        "sector": label("sectors", fields["sector"], language) if fields["sector"] else unknown,
+        "workers": _workers(fields["workers"], language),
+        "commune": place.name(language) if place else (fields["commune"] or unknown),
+        "needs": ", ".join(label("needs", n, language) for n in fields["needs"]) or unknown,
+        "circumstances": ", ".join(
+            t(f"circumstance.{c}", language) for c in fields["circumstances"]
+        ),
+        "distress": distress,
+        "urgency": label("urgency", fields["urgency"], language) if fields["urgency"] else unknown,
+        "channel": t(f"channels.{fields['channel']}", language),
+        "contact": _contact(fields, language),
+    }
+
+
 def _readable(fields: dict[str, Any], language: str) -> str:
     """A few lines in the counsellor's language, most important first."""
     unknown = t("unknown", language)
     place = place_by_id(fields["commune"]) if fields["commune"] else None
     partner = catalog().partners.get(fields["partner"])
-    item = catalog().measures.get(fields["contact_item"]) or catalog().partners.get(
-        fields["contact_item"]
-    )
     lines = [
-        t(f"reason.{fields['reason']}", language, item=item.name[language] if item else unknown),
+        _reason(fields, language),
         t(
             "distress",
             language,
@@ -80,15 +121,7 @@ def _readable(fields: dict[str, Any], language: str) -> str:
     if fields["recommended"]:
         names = ", ".join(m["name"][language] for m in fields["recommended"])
         lines.append(t("recommended", language, measures=names))
-    contact = fields["contact"]
-    if contact.get("phone"):
-        lines.append(
-            t("contact_phone", language, phone=contact["phone"], slot=contact["slot"] or unknown)
-        )
-    else:
-        lines.append(
-            t("contact_chat", language, channel=t(f"channels.{fields['channel']}", language))
-        )
+    lines.append(_contact(fields, language))
     if fields["consent"] and partner:
         lines.append(t("consent", language, partner=partner.name[language]))
     return "\n".join(lines)
@@ -138,4 +171,5 @@ def build_summary(
         "contact": {"preference": "phone" if phone else "chat", "phone": phone, "slot": slot},
     }
     fields["text"] = {language: _readable(fields, language) for language in SUPPORTED}
+    fields["labels"] = {language: _labels(fields, language) for language in SUPPORTED}
     return fields

@@ -114,7 +114,8 @@ def test_claim_gives_the_conversation_to_the_counsellor_and_tells_the_person(
     assert catalog().partners["ced"].name["nl"] in message.text  # the partner's name, not its id
     with sessions() as session:  # not a web chat: delivered through the outbox
         [item] = session.scalars(select(OutboxItem)).all()
-    assert item.target == conversation.id and item.payload["author"] == "system"
+    assert item.target == conversation.id
+    assert item.payload["messages"][0]["text"] == message.text
 
 
 def test_claiming_what_someone_else_claimed_changes_nothing(
