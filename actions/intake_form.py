@@ -18,6 +18,7 @@ Answer = dict[str, Any]
 # Anything else (a question, a request for a person, a language switch) is not an answer: the
 # form rejects it and the interruption rules answer it, even if it contains "een" or a number.
 ANSWER_INTENTS = ("inform", "nlu_fallback", "affirm", "deny")
+INTAKE_SLOTS = ("situation", "sector", "employees", "commune", "needs", "urgency")
 
 
 def _answer_to(tracker: Tracker, slot: str) -> str | None:

@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import gateway_client
+from actions.intake_form import ANSWER_INTENTS, INTAKE_SLOTS
 from bot.intake.extract import place_by_id
 from bot.intake.profile import entity_values, merge_needs, next_language
 from bot.intake.safety_state import distress_slots, response_before_answer
@@ -82,6 +83,11 @@ def profile_updates(tracker: Tracker) -> dict[str, Any]:
     if intent == "inform" and not tracker.get_slot("situation") and not text.startswith("/"):
         updates["situation"] = text[:SITUATION_MAX_CHARS]
     updates.update(distress_slots(user_parses(tracker)))
+    if (tracker.active_loop or {}).get("name") == "intake_form" and intent not in ANSWER_INTENTS:
+        # Not an answer (a distress message, a request for a person, a question): Rasa lets the
+        # rules answer only when the message filled none of the form's slots, so none is set.
+        for slot in (*INTAKE_SLOTS, "region"):
+            updates.pop(slot, None)
     return updates
 
 

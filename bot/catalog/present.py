@@ -175,8 +175,4 @@ def contact(entry_id: str, language: str, catalogue: Catalog | None = None) -> M
     lines += contact_lines(reach, language, catalogue)
     if _needs_check(partner):
         lines.append(text("card.check", language))
-    lines.append(text("card.contact_offer", language))
-    return {
-        "text": "\n".join(lines),
-        "buttons": [_button("human_button", language, "/request_human")],
-    }
+    return {"text": "\n".join(lines)}

@@ -108,9 +108,9 @@ def protect(counts: Sequence[int], partition: bool) -> list[Figure]:
     """The published figures of a breakdown's cells; `partition`: they add up to the total."""
     figures = [publish(count) for count in counts]
     suppressed = [i for i, count in enumerate(counts) if 0 < count < SMALL]
-    if partition and len(suppressed) == 1:
-        # With a single cell under 5 the total is published (>= 5), so a cell >= 5 exists.
-        exact = [i for i, count in enumerate(counts) if count >= SMALL]
+    exact = [i for i, count in enumerate(counts) if count >= SMALL]
+    # Without any exact cell the total is under 5 too, and published as "< 5".
+    if partition and len(suppressed) == 1 and exact:
         figures[min(exact, key=lambda i: counts[i])] = HIDDEN
     return figures
 

@@ -70,7 +70,7 @@ def test_distress_handoff_counsellor_reply_and_back_to_the_bot(browser, gateway_
 
     inbox.get_by_role("button", name="Prendre en charge").click()
     person.get_by_text("Vous parlez maintenant avec Léa").wait_for(timeout=15_000)
-    assert person.locator("#human-banner").is_visible()
+    assert person.get_by_text("Vous parlez maintenant avec un conseiller").is_visible()
     inbox.get_by_label(re.compile("Votre réponse")).fill(
         "Bonjour, je suis Léa. Je suis là, on peut parler maintenant."
     )
@@ -90,5 +90,5 @@ def test_distress_handoff_counsellor_reply_and_back_to_the_bot(browser, gateway_
     person.get_by_role("button", name="Envoyer").click()
     person.locator(".msg--bot", has_text="Proxi").wait_for(timeout=30_000)
     assert person.locator(".msg--bot").count() > bots_before, "the bot answers again"
-    assert not person.locator("#human-banner").is_visible()
+    assert not person.get_by_text("Vous parlez maintenant avec un conseiller").is_visible()
     assert dialogs == []

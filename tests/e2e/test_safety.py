@@ -24,6 +24,14 @@ def texts(response) -> list[str]:
             "1813",
             "0800 32 123",
         ),
+        # The critical message also tells the story (a need, a commune): it must still stop the
+        # form. It once did not: a form slot set by the message kept the form going.
+        (
+            "Mon magasin à Schaerbeek a une dette envers l'ONSS",
+            "je veux mourir, je ne peux plus payer le loyer à Schaerbeek",
+            "0800 32 123",
+            "1813",
+        ),
     ],
 )
 def test_critical_message_inside_the_intake_gets_the_lines_at_once(

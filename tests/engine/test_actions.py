@@ -7,7 +7,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import HandleFallback
-from actions.intake_form import IntakeDone, ValidateIntakeForm
+from actions.intake_form import INTAKE_SLOTS, IntakeDone, ValidateIntakeForm
 from actions.profile_slots import ValidateSlotMappings, profile_updates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,3 +195,23 @@ async def test_moderate_distress_is_acknowledged_in_the_language_being_set():
 async def test_a_question_inside_the_form_is_not_taken_as_an_answer():
     t = tracker("ben jij een robot?", intent="ask_capabilities", requested_slot="employees")
     assert await ValidateIntakeForm().extract_employees(CollectingDispatcher(), t, {}) == {}
+
+
+def test_inside_the_intake_a_message_that_is_not_an_answer_fills_no_form_slot():
+    """Else Rasa would not let the safety rules answer: the form goes on when a slot is set."""
+    entities = [{"entity": "need", "value": "rent"}, {"entity": "commune", "value": "jette"}]
+    for intent in ("distress_critical", "distress_high", "request_human", "ask_about"):
+        t = tracker("je veux mourir, le loyer à Jette", intent, entities, language="fr")
+        t.active_loop = {"name": "intake_form"}
+        updates = profile_updates(t)
+        assert not set(updates) & {*INTAKE_SLOTS, "region"}, intent
+    answer = tracker("à Jette", "inform", entities, language="fr")
+    answer.active_loop = {"name": "intake_form"}
+    assert profile_updates(answer)["commune"] == "jette"
+
+
+def test_the_intake_slots_are_the_forms():
+    import yaml
+
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    assert tuple(domain["forms"]["intake_form"]["required_slots"]) == INTAKE_SLOTS

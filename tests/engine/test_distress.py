@@ -110,3 +110,23 @@ def test_huge_and_empty_messages(detector):
     assert detector.assess("", "fr").level == "none"
     assert detector.assess("😞" * 5000 + " je veux mourir", "fr").level == "critical"
     assert detector.assess("bla " * 3000, None).level == "none"
+
+
+@pytest.fixture(scope="module")
+def with_classifier():
+    from bot.safety import classifier
+
+    return DistressDetector(classifier.train(classifier.load_examples()))
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("plus de détails", "fr"), ("autres options", "fr"), ("être mis en contact", "fr"),
+        ("plus d'infos", "fr"), ("meer uitleg", "nl"), ("andere mogelijkheden", "nl"),
+        ("in contact gebracht worden", "nl"),
+    ],
+)  # fmt: skip
+def test_the_dialogues_own_buttons_typed_out_are_never_distress(with_classifier, text, language):
+    """ "plus de détails" once scored high ("plus de" looks like "je n'en peux plus")."""
+    assert with_classifier.assess(text, language).level == "none"
