@@ -120,7 +120,9 @@ class WhatsAppChannel:
         return params.get("hub.challenge", "")
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> list[Inbound]:
-        """Messages of a signed delivery; statuses are ignored (failures are logged by id)."""
+        """Messages of a signed delivery; statuses are ignored, except failures (Meta may accept a
+        message and report later that it could not be delivered): those come back as Inbound
+        with metadata["delivery_failed"], so the counsellor is told."""
         secret = self.settings.whatsapp_app_secret
         given = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER), "")
         expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -138,8 +140,7 @@ class WhatsAppChannel:
                 number = _get(value, "metadata", dict, {}).get("phone_number_id", ours)
                 if _get(change, "field", str) != "messages" or number != ours:
                     continue  # another subscription, or another number of the same account
-                for status in _get(value, "statuses", list, []):
-                    self._log_failure(status)
+                inbounds += [self._failure(s) for s in _get(value, "statuses", list, [])]
                 inbounds += [self._inbound(m) for m in _get(value, "messages", list, [])]
         return [inbound for inbound in inbounds if inbound]
 
@@ -168,16 +169,23 @@ class WhatsAppChannel:
             return Inbound(self.name, user_id, event_id, text, metadata=metadata)
         return Inbound(self.name, user_id, event_id, None, unsupported=kind, metadata=metadata)
 
-    @staticmethod
-    def _log_failure(status: Any) -> None:
-        """Meta may accept a message and report later that it failed (131047 among others)."""
+    def _failure(self, status: Any) -> Inbound | None:
+        """A message Meta accepted, then failed to deliver (131047: the 24-hour window)."""
         if _get(status, "status", str) != "failed":
-            return
+            return None
         errors = _get(status, "errors", list, [])
         codes = [
             e["code"] for e in errors if isinstance(e, dict) and isinstance(e.get("code"), int)
         ]
-        logger.warning("message %s not delivered: errors %s", _get(status, "id", str), codes)
+        message_id = _get(status, "id", str)
+        logger.warning("message %s not delivered: errors %s", message_id, codes)
+        return Inbound(
+            self.name,
+            _get(status, "recipient_id", str),
+            f"{message_id}:failed",
+            None,
+            metadata={"delivery_failed": codes},
+        )
 
     def _envelope(self, user_id: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:
         return {"messaging_product": "whatsapp", "to": user_id, "type": kind, kind: content}

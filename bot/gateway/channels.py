@@ -55,6 +55,10 @@ class ChannelHub:
         """Store each delivery once and answer it in the background; returns how many were new."""
         new = 0
         for inbound in inbounds:
+            if "delivery_failed" in inbound.metadata:
+                if self.conversations.accept(inbound, answer=False) is not None:
+                    self._report_undeliverable(inbound.conversation_id)
+                continue
             event_id = self.conversations.accept(inbound)
             if event_id is not None:
                 new += 1

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.gateway import relay
 from bot.gateway.rasa_client import EngineUnavailable, RasaClient
 from bot.gateway.store.models import Conversation, InboundEvent, Message, now
+from bot.gateway.texts import both
 from bot.gateway.texts import text as gateway_text
 from connectors.base import Inbound, parse_button_ref
 
@@ -64,8 +65,11 @@ class Conversations:
         self.sessions = sessions
         self.rasa = rasa
 
-    def accept(self, inbound: Inbound) -> int | None:
-        """Store the delivery; its id, or None when this event was already received."""
+    def accept(self, inbound: Inbound, answer: bool = True) -> int | None:
+        """Store the delivery; its id, or None when this event was already received.
+
+        answer=False records only that the event was seen (a delivery report, not a message).
+        """
         with self.sessions() as session:
             duplicate = session.scalar(
                 select(InboundEvent.id).where(
@@ -79,6 +83,16 @@ class Conversations:
                 session, inbound.conversation_id, inbound.language_hint
             )
             session.flush()
+            if not answer:
+                session.add(
+                    InboundEvent(
+                        channel=inbound.channel,
+                        event_id=inbound.event_id,
+                        conversation_id=conversation.id,
+                        status="done",
+                    )
+                )
+                return self._commit_new(session)
             said, shown = inbound.text, inbound.text
             if said is not None and (button := _button(session, conversation.id, said)):
                 said, shown = button
@@ -98,12 +112,16 @@ class Conversations:
             session.add(event)
             session.flush()
             event.message_id = message.id
-            try:
-                session.commit()
-            except IntegrityError:  # the same delivery raced itself into another process
-                session.rollback()
-                return None
-            return event.id
+            return self._commit_new(session, event)
+
+    @staticmethod
+    def _commit_new(session: Session, event: InboundEvent | None = None) -> int | None:
+        try:
+            session.commit()
+        except IntegrityError:  # the same delivery raced itself into another process
+            session.rollback()
+            return None
+        return event.id if event else 0
 
     def _claim(self, event_id: int) -> InboundEvent | None:
         """Take the event for processing (others skip it while the lease runs)."""
@@ -152,8 +170,13 @@ class Conversations:
             mode, language = conversation.mode, conversation.language or event.language_hint
         if mode == "human":  # the counsellor reads it in the inbox; the bot stays silent
             return mode, self._finish(event_id, [], language)
-        if event.text is None:
-            note = [{"text": gateway_text("unsupported_content", language or "fr")}]
+        if event.text is None:  # voice, photo, sticker...: in both languages until one is known
+            said = (
+                gateway_text("unsupported_content", language)
+                if language
+                else "\n\n".join(both("unsupported_content").values())
+            )
+            note = [{"text": said}]
             return mode, self._finish(event_id, note, language)
         metadata = {"channel": event.channel, "language_hint": event.language_hint}
         try:

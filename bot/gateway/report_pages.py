@@ -159,7 +159,7 @@ class WeekChart:
     title: str
     description: str
     columns: tuple[Column, ...]
-    hidden: tuple[tuple[float, str], ...]  # (x, series) of each "x": a mark on the axis
+    hidden: tuple[float, ...]  # x of each hidden figure: an "x" on the axis
     ticks: tuple[tuple[float, int], ...]  # (y, value) of each horizontal grid line
     dates: tuple[tuple[float, str], ...]  # (x, dd/mm) under the axis
     width: int = WEEK_CHART_WIDTH
@@ -180,7 +180,9 @@ def week_chart(weeks: tuple[Week, ...], language: str) -> WeekChart:
     for i, week in enumerate(weeks):
         for j, series in enumerate(SERIES):
             figure = getattr(week, series)
+            # In each week's slot: a 10 % margin, conversations, a 4 % gap, handoffs.
             x = round(PLOT_LEFT + slot * (i + 0.1 + 0.42 * j), 1)
+            width = round(slot * 0.38, 1)
             height = round(plot_height * drawn(figure) / top, 1)
             pair = text("inbox_report_pair", language, label=names[series], value=figure)
             columns.append(
@@ -189,13 +191,13 @@ def week_chart(weeks: tuple[Week, ...], language: str) -> WeekChart:
                     kind=kind(figure),
                     x=x,
                     y=PLOT_BOTTOM - height,
-                    width=round(slot * 0.38, 1),
+                    width=width,
                     height=height,
                     title=f"{week_label(week, language)} — {pair}",
                 )
             )
             if figure == HIDDEN:
-                hidden.append((round(x + slot * 0.19, 1), series))
+                hidden.append(round(x + width / 2, 1))
     every = math.ceil(len(weeks) / WEEK_LABELS)
     title = text("inbox_report_weekly", language)
     return WeekChart(

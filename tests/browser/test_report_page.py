@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
@@ -21,6 +22,9 @@ from bot.launch import free_port
 from bot.settings import get_settings
 from tests.gateway.conftest import PASSWORD, add_counsellor
 from tests.gateway.test_report import seed
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ConsoleMessage
 
 pytestmark = [pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,13 +64,21 @@ def inbox_url(tmp_path_factory) -> Iterator[str]:
     engine.dispose()
 
 
+def console_error(message: ConsoleMessage) -> list[str]:
+    """An error of the page; the browser's own request for a favicon (the gateway has none)
+    is not one."""
+    if message.type != "error" or message.location.get("url", "").endswith("/favicon.ico"):
+        return []
+    return [f"{message.text} ({message.location.get('url')})"]
+
+
 def test_a_coordinator_reads_the_report_at_a_glance(browser, inbox_url):
     context = browser.new_context(
         locale="fr-BE", base_url=inbox_url, viewport={"width": 1200, "height": 900}
     )
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("console", lambda message: problems.extend(console_error(message)))
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
 

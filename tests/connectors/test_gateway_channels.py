@@ -178,3 +178,22 @@ def test_unsupported_content_gets_a_polite_bilingual_answer(client, rasa, telegr
         or "Ik kan alleen tekst lezen" in sent["text"]
     )
     assert rasa[0].received == []
+
+
+def test_a_message_whatsapp_fails_to_deliver_later_is_reported_to_the_counsellor_once(client):
+    failed = {
+        "id": "wamid.HBgLMzI0NzAxMjM0NTYVAgARGBI5",
+        "status": "failed",
+        "timestamp": "1717000100",
+        "recipient_id": SOPHIE,
+        "errors": [{"code": 131047, "title": "Re-engagement message"}],
+    }
+    body = json.dumps(webhook(statuses=(failed,))).encode()
+    for _ in range(2):  # Meta delivers webhooks more than once
+        assert (
+            client.post("/webhooks/whatsapp", content=body, headers=sign(body)).status_code == 200
+        )
+    with client.app.state.sessions() as session:
+        notes = session.scalars(select(Message).where(Message.author == "system")).all()
+    assert len(notes) == 1 and "n'a pas pu être remis" in notes[0].text
+    assert notes[0].conversation_id == f"whatsapp:{SOPHIE}"

@@ -131,7 +131,7 @@ def test_a_signed_body_that_is_not_a_webhook_is_malformed(channel, body):
         channel.parse(body, sign(body))
 
 
-def test_statuses_are_not_messages_and_a_failure_is_logged_by_id_only(channel, caplog):
+def test_statuses_are_not_messages_but_a_failure_is_reported(channel, caplog):
     statuses = (
         {"id": "wamid.A", "status": "delivered", "timestamp": "1717000100", "recipient_id": SOPHIE},
         {
@@ -142,7 +142,10 @@ def test_statuses_are_not_messages_and_a_failure_is_logged_by_id_only(channel, c
             "errors": [{"code": 131047, "title": "Re-engagement message"}],
         },
     )
-    assert parse(channel, webhook(statuses=statuses)) == []
+    (failure,) = parse(channel, webhook(statuses=statuses))
+    assert failure.text is None and failure.unsupported is None
+    assert failure.metadata == {"delivery_failed": [131047]}
+    assert (failure.user_id, failure.event_id) == (SOPHIE, "wamid.B:failed")
     assert "wamid.B" in caplog.text and "131047" in caplog.text and SOPHIE not in caplog.text
 
 
