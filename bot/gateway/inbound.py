@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -22,13 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway import relay
 from bot.gateway.rasa_client import EngineUnavailable, RasaClient
+from bot.gateway.store.db import lease
 from bot.gateway.store.models import Conversation, InboundEvent, Message, now
 from bot.gateway.texts import both
 from bot.gateway.texts import text as gateway_text
 from connectors.base import Inbound, parse_button_ref
 
 logger = logging.getLogger("relais.inbound")
-LEASE = timedelta(seconds=60)
+LEASE_S = 60
 
 
 def web_inbound(sender_id: str, text: str, language: str | None, client_id: str | None) -> Inbound:
@@ -126,17 +126,9 @@ class Conversations:
     def _claim(self, event_id: int) -> InboundEvent | None:
         """Take the event for processing (others skip it while the lease runs)."""
         with self.sessions() as session:
-            taken = session.execute(
-                update(InboundEvent)
-                .where(
-                    InboundEvent.id == event_id,
-                    InboundEvent.status == "pending",
-                    InboundEvent.due_at <= now(),
-                )
-                .values(due_at=now() + LEASE)
-            )
+            taken = lease(session, InboundEvent.due_at, event_id, LEASE_S)
             session.commit()
-            return session.get(InboundEvent, event_id) if taken.rowcount == 1 else None
+            return session.get(InboundEvent, event_id) if taken else None
 
     def _finish(
         self, event_id: int, answers: list[dict[str, Any]], language: str | None

@@ -19,15 +19,16 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.gateway.store.db import lease
 from bot.gateway.store.models import OutboxItem, now
 from bot.settings import Settings
 from connectors.base import retry_after
 
 logger = logging.getLogger("relais.outbox")
-LEASE = timedelta(seconds=60)
+LEASE_S = 60
 SIGNATURE_HEADER = "X-Relais-Signature-256"
 
 
@@ -112,16 +113,7 @@ class Outbox:
                 .limit(limit)
             ).all()
             for item_id in due:
-                taken = session.execute(
-                    update(OutboxItem)
-                    .where(
-                        OutboxItem.id == item_id,
-                        OutboxItem.status == "pending",
-                        OutboxItem.next_attempt_at <= now(),
-                    )
-                    .values(next_attempt_at=now() + LEASE)
-                )
-                if taken.rowcount == 1:
+                if lease(session, OutboxItem.next_attempt_at, item_id, LEASE_S):
                     leased.append(item_id)
             session.commit()
             return list(session.scalars(select(OutboxItem).where(OutboxItem.id.in_(leased))))

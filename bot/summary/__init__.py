@@ -6,32 +6,21 @@ Plain Python shared by the actions (which build it from the tracker's slots) and
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from bot.catalog import catalog
 from bot.intake.extract import place_by_id
 from bot.intake.profile import label
 from bot.language import SUPPORTED
+from bot.wording import Wording
 
 REASONS = ("asked", "distress", "contact", "fallback")
 STORY_MAX_CHARS = 300
 SLOTS = ("morning", "afternoon", "any")
 
 
-@cache
-def _texts() -> dict:
-    return yaml.safe_load((Path(__file__).parent / "texts.yml").read_text(encoding="utf-8"))
-
-
-def t(key: str, language: str, **values: Any) -> str:
-    node = _texts()
-    for part in key.split("."):
-        node = node[part]
-    return node[language].format(**values)
+t = Wording(Path(__file__).parent / "texts.yml")
 
 
 def _workers(workers: int | None, language: str) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.gateway.store.models import now
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -41,3 +44,15 @@ def migrate(url: str) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def lease(session: Session, column, row_id: int, seconds: float) -> bool:
+    """Take a due row for `seconds` with one conditional UPDATE (status pending, `column` past):
+    several workers or gateways can poll the same table and each row goes to one of them."""
+    model = column.class_
+    taken = session.execute(
+        update(model)
+        .where(model.id == row_id, model.status == "pending", column <= now())
+        .values({column.key: now() + timedelta(seconds=seconds)})
+    )
+    return taken.rowcount == 1
