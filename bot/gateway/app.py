@@ -27,6 +27,7 @@ from bot.gateway.inbound import Conversations, web_inbound
 from bot.gateway.inbox import inbox_router
 from bot.gateway.outbox import Outbox
 from bot.gateway.rasa_client import EngineUnavailable, RasaClient
+from bot.gateway.report_pages import report_router
 from bot.gateway.store.db import make_engine, migrate, session_factory
 from bot.gateway.store.models import Conversation
 from bot.gateway.texts import LANGUAGES, all_texts, both, language_from_header, text
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(handoffs_router(settings, sessions))
     app.include_router(inbox_router(settings, sessions))
+    app.include_router(report_router(settings, sessions))
     app.include_router(hub.router())
 
     @app.exception_handler(RequestValidationError)

@@ -109,6 +109,16 @@ def partner_name(partner_id: str | None, language: str) -> str:
     return partner.name[language] if partner else (partner_id or "")
 
 
+def remembered_language(sessions, viewer: auth.SignedIn, lang: str | None) -> str:
+    """The counsellor's language; ?lang= switches it and the account remembers it."""
+    if lang not in LANGUAGES or lang == viewer.language:
+        return viewer.language
+    with sessions() as session:
+        session.execute(update(Counsellor).where(Counsellor.id == viewer.id).values(language=lang))
+        session.commit()
+    return lang
+
+
 def person_language(handoff: Handoff) -> str:
     """The language the person writes in: the conversation's, else the summary's."""
     language = handoff.conversation.language or handoff.summary.get("language")
@@ -535,15 +545,7 @@ def inbox_router(settings: Settings, sessions: sessionmaker[Session]) -> APIRout
     Posted = Annotated[auth.SignedIn, Depends(guard.csrf_protected)]
 
     def page_language(viewer: Page, lang: str | None = None) -> str:
-        """The counsellor's language; ?lang= switches it and the account remembers it."""
-        if lang not in LANGUAGES or lang == viewer.language:
-            return viewer.language
-        with sessions() as session:
-            session.execute(
-                update(Counsellor).where(Counsellor.id == viewer.id).values(language=lang)
-            )
-            session.commit()
-        return lang
+        return remembered_language(sessions, viewer, lang)
 
     Language = Annotated[str, Depends(page_language)]
 

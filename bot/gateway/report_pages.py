@@ -17,11 +17,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway import auth
-from bot.gateway.inbox import page_texts, templates
+from bot.gateway.inbox import page_texts, remembered_language, templates
 from bot.gateway.report import (
     BRUSSELS,
     HIDDEN,
@@ -40,8 +39,8 @@ from bot.gateway.report import (
     to_csv,
     week_label,
 )
-from bot.gateway.store.models import AuditEntry, Counsellor
-from bot.gateway.texts import LANGUAGES, text
+from bot.gateway.store.models import AuditEntry
+from bot.gateway.texts import text
 from bot.settings import Settings
 
 # Bar charts: each category's words on one or more lines, its bar underneath, the count after.
@@ -283,15 +282,7 @@ def report_router(settings: Settings, sessions: sessionmaker[Session]) -> APIRou
     To = Annotated[str | None, Query(alias="to", max_length=32)]
 
     def page_language(viewer: Coordinator, lang: str | None = None) -> str:
-        """As everywhere in the inbox: ?lang= switches it and the account remembers it."""
-        if lang not in LANGUAGES or lang == viewer.language:
-            return viewer.language
-        with sessions() as session:
-            session.execute(
-                update(Counsellor).where(Counsellor.id == viewer.id).values(language=lang)
-            )
-            session.commit()
-        return lang
+        return remembered_language(sessions, viewer, lang)
 
     def audited_report(viewer: auth.SignedIn, start: date, end: date, error: str | None):
         """Every access is audited, even one refused for its period; figures only if valid."""
