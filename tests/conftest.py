@@ -66,8 +66,10 @@ def chat(gateway_url):
         yield send
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which would break the asyncio tests of later modules."""
     if not CHROMIUM.exists():
         pytest.fail("Chromium is missing: `.ci/run` installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -171,8 +171,21 @@ def contact(entry_id: str, language: str, catalogue: Catalog | None = None) -> M
     else:
         partner = catalogue.partners[entry_id]
         reach = partner.contact
-    lines = [text("card.contact_intro", language, provider=partner.name[language])]
-    lines += contact_lines(reach, language, catalogue)
+    direct = reach.phone or reach.email or reach.web
+    if not direct and reach.via:  # reached through another partner: give that one's details
+        through = catalogue.partners[reach.via]
+        lines = [
+            text(
+                "card.contact_through",
+                language,
+                provider=partner.name[language],
+                via=through.name[language],
+            )
+        ]
+        lines += contact_lines(through.contact, language, catalogue)
+    else:
+        lines = [text("card.contact_intro", language, provider=partner.name[language])]
+        lines += contact_lines(reach, language, catalogue)
     if _needs_check(partner):
         lines.append(text("card.check", language))
     return {"text": "\n".join(lines)}

@@ -64,7 +64,7 @@ def test_distress_handoff_counsellor_reply_and_back_to_the_bot(browser, gateway_
     first_row.get_by_role("link", name=reference).wait_for(timeout=15_000)
     first_row.get_by_role("link", name=reference).click()
     summary = inbox.locator("main")
-    summary.get_by_text("Transmis à cause de la détresse exprimée.").wait_for()
+    inbox.locator(".summary__text", has_text="Transmis à cause de la détresse exprimée.").wait_for()
     assert "Ixelles" in summary.inner_text() and "je n'en peux plus" in summary.inner_text().lower()
     inbox.screenshot(path=str(ROOT / "docs" / "inbox-handoff.png"), full_page=True)
 
