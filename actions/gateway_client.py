@@ -50,3 +50,8 @@ async def post_profile(body: dict[str, Any]) -> None:
         await _call("POST", "/api/profiles", json=body)
     except GatewayUnavailable as error:
         logger.warning("profile not sent to the gateway: %s", error)
+
+
+async def request_erasure(conversation_id: str) -> None:
+    """The gateway erases the conversation from both stores once this turn is saved."""
+    await _call("POST", "/api/erasures", json={"conversation_id": conversation_id})

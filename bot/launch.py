@@ -36,10 +36,10 @@ def engine_environment(settings: Settings) -> dict[str, str]:
     return {
         "RELAIS_ACTION_ENDPOINT": settings.action_url,
         "RELAIS_TRACKER_DIALECT": settings.tracker_dialect,
-        "RELAIS_TRACKER_HOST": os.environ.get("RELAIS_TRACKER_HOST", ""),
+        "RELAIS_TRACKER_HOST": settings.tracker_host,
         "RELAIS_TRACKER_DB": settings.tracker_db_path,
-        "RELAIS_TRACKER_USER": os.environ.get("RELAIS_TRACKER_USER", ""),
-        "RELAIS_TRACKER_PASSWORD": os.environ.get("RELAIS_TRACKER_PASSWORD", ""),
+        "RELAIS_TRACKER_USER": settings.tracker_user,
+        "RELAIS_TRACKER_PASSWORD": settings.tracker_password,
         "SANIC_HOST": settings.host,  # the action server's bind address
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }

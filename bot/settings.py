@@ -47,6 +47,15 @@ class Settings:
     # Rasa's tracker store: any SQLAlchemy URL parts; SQLite file under var/ by default.
     tracker_dialect: str = field(default_factory=lambda: _env("RELAIS_TRACKER_DIALECT", "sqlite"))
     tracker_db: str = field(default_factory=lambda: _env("RELAIS_TRACKER_DB", ""))
+    tracker_host: str = field(default_factory=lambda: _env("RELAIS_TRACKER_HOST", ""))
+    tracker_user: str = field(default_factory=lambda: _env("RELAIS_TRACKER_USER", ""))
+    tracker_password: str = field(default_factory=lambda: _env("RELAIS_TRACKER_PASSWORD", ""))
+    # Personal data is kept this many days after a conversation's last message, in both stores
+    # (the gateway purges them every purge_interval_h hours).
+    retention_days: int = field(default_factory=lambda: _int("RELAIS_RETENTION_DAYS", 90))
+    purge_interval_h: float = field(
+        default_factory=lambda: float(_env("RELAIS_PURGE_INTERVAL_H", "24"))
+    )
     rasa_url: str = field(default_factory=lambda: _env("RELAIS_RASA_URL", ""))
     # Messages longer than this are cut before they reach the engine (the widget says so).
     max_message_chars: int = field(default_factory=lambda: _int("RELAIS_MAX_MESSAGE_CHARS", 2000))
@@ -129,6 +138,23 @@ class Settings:
     @property
     def gateway_base_url(self) -> str:
         return self.gateway_url or f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def tracker_url(self) -> str:
+        """Rasa's tracker store as an SQLAlchemy URL (the gateway purges and erases there too)."""
+        if self.tracker_dialect == "sqlite":
+            return f"sqlite:///{self.tracker_db_path}"
+        from sqlalchemy.engine import URL
+
+        host, _, port = self.tracker_host.partition(":")
+        return URL.create(
+            self.tracker_dialect,
+            username=self.tracker_user or None,
+            password=self.tracker_password or None,
+            host=host or None,
+            port=int(port) if port else None,
+            database=self.tracker_db or "rasa",
+        ).render_as_string(hide_password=False)
 
     @property
     def rasa_base_url(self) -> str:

@@ -26,6 +26,7 @@ from bot.gateway.handoffs import handoffs_router
 from bot.gateway.inbound import Conversations, web_inbound
 from bot.gateway.inbox import inbox_router
 from bot.gateway.outbox import Outbox
+from bot.gateway.privacy import purge_every
 from bot.gateway.rasa_client import EngineUnavailable, RasaClient
 from bot.gateway.report_pages import report_router
 from bot.gateway.store.db import make_engine, migrate, session_factory
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workers = [
             asyncio.create_task(outbox.run()),
             asyncio.create_task(conversations.retry_pending()),
+            asyncio.create_task(purge_every(sessions, tracker, settings)),
         ]
         hub.start()
         yield
@@ -79,9 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await hub.close()
         await outbox.close()
         await rasa.close()
+        tracker.dispose()
 
     rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
-    conversations = Conversations(settings, sessions, rasa)
+    tracker = make_engine(settings.tracker_url)
+    conversations = Conversations(settings, sessions, rasa, tracker)
     hub = ChannelHub(settings, sessions, conversations)
     outbox = Outbox(settings, sessions, channel_sender=hub.deliver)
 
@@ -122,6 +126,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         context = {"lang": language, "t": strings(language)}
         return templates.TemplateResponse(request, "chat.html", context)
 
+    @app.get("/privacy", response_class=HTMLResponse)
+    async def privacy_page(request: Request, lang: str | None = None) -> HTMLResponse:
+        """What Relais keeps, why, how long, who sees it, and how to erase it."""
+        language = page_language(request, lang)
+        context = {"lang": language, "t": strings(language), "days": settings.retention_days}
+        return templates.TemplateResponse(request, "privacy.html", context)
+
     @app.get("/demo", response_class=HTMLResponse)
     async def demo_page(request: Request, lang: str | None = None) -> HTMLResponse:
         """A partner's page with the widget embedded by its one tag."""
@@ -144,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {
             "texts": {language: strings(language) for language in LANGUAGES},
             "max_chars": settings.max_message_chars,
+            "retention_days": settings.retention_days,
         }
 
     @app.post("/api/chat")

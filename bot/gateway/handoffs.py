@@ -74,6 +74,12 @@ class ProfileUpdate(BaseModel):
     urgency: Literal["high", "medium", "low"] | None = None
 
 
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: Annotated[str, Field(pattern=r"^(web|telegram|whatsapp):[\w-]{1,100}$")]
+
+
 def opening_hours(partner_id: str, settings: Settings) -> Opening:
     """The partner's hours from the catalogue, or the inbox's default staffed hours."""
     hours = catalog().partners[partner_id].contact.hours
@@ -181,6 +187,14 @@ def handoffs_router(settings: Settings, sessions: sessionmaker[Session]) -> APIR
             ):
                 conversation.distress_level = update.distress_level
             session.commit()
+
+    @router.post("/api/erasures", dependencies=[Depends(require_token)], status_code=202)
+    def post_erasure(request: ErasureRequest) -> dict[str, str]:
+        """Asked by the person and confirmed: carried out as soon as Rasa has answered."""
+        with sessions() as session:
+            conversation_for(session, request.conversation_id).erase_requested = True
+            session.commit()
+        return {"status": "accepted"}
 
     @router.post("/api/handoffs", dependencies=[Depends(require_token)])
     def post_handoff(request: HandoffRequest) -> JSONResponse:

@@ -15,11 +15,12 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway import relay
+from bot.gateway.privacy import erase_conversation
 from bot.gateway.rasa_client import EngineUnavailable, RasaClient
 from bot.gateway.store.db import lease
 from bot.gateway.store.models import Conversation, InboundEvent, Message, now
@@ -29,6 +30,8 @@ from connectors.base import Inbound, parse_button_ref
 
 logger = logging.getLogger("relais.inbound")
 LEASE_S = 60
+# Typed commands every channel understands, as the bot's intents.
+COMMANDS = {"/oublier": "/erase_data", "/vergeten": "/erase_data"}
 
 
 def web_inbound(sender_id: str, text: str, language: str | None, client_id: str | None) -> Inbound:
@@ -60,10 +63,13 @@ def _button(session: Session, conversation_id: str, said: str) -> tuple[str, str
 
 
 class Conversations:
-    def __init__(self, settings, sessions: sessionmaker[Session], rasa: RasaClient) -> None:
+    def __init__(
+        self, settings, sessions: sessionmaker[Session], rasa: RasaClient, tracker: Engine
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.rasa = rasa
+        self.tracker = tracker  # Rasa's tracker store, for erasures
 
     def accept(self, inbound: Inbound, answer: bool = True) -> int | None:
         """Store the delivery; its id, or None when this event was already received.
@@ -96,6 +102,7 @@ class Conversations:
             said, shown = inbound.text, inbound.text
             if said is not None and (button := _button(session, conversation.id, said)):
                 said, shown = button
+            said = COMMANDS.get((said or "").strip().lower(), said)
             message = relay.record(
                 session,
                 conversation,
@@ -176,7 +183,32 @@ class Conversations:
         except EngineUnavailable:
             self._release(event_id)
             raise
-        return mode, self._finish(event_id, answers, language)
+        if event.channel != "web":  # the widget shows the notice in its own frame
+            answers = self._privacy_notice_first(event.conversation_id, language) + answers
+        out = self._finish(event_id, answers, language)
+        if self._erase_requested(event.conversation_id):  # Rasa has saved the turn: erase now
+            erase_conversation(self.sessions, self.tracker, event.conversation_id)
+        return mode, out
+
+    def _privacy_notice_first(self, conversation_id: str, language: str | None) -> list[dict]:
+        """The first answer of a Telegram or WhatsApp conversation starts with the notice."""
+        with self.sessions() as session:
+            answered = session.scalar(
+                select(Message.id)
+                .where(Message.conversation_id == conversation_id, Message.author != "person")
+                .limit(1)
+            )
+        if answered:
+            return []
+        values = {"days": self.settings.retention_days, "url": self.settings.public_url}
+        if language:
+            return [{"text": gateway_text("privacy_notice", language, **values)}]
+        return [{"text": "\n\n".join(both("privacy_notice", **values).values())}]
+
+    def _erase_requested(self, conversation_id: str) -> bool:
+        with self.sessions() as session:
+            conversation = session.get(Conversation, conversation_id)
+            return bool(conversation and conversation.erase_requested)
 
     def _release(self, event_id: int) -> None:
         with self.sessions() as session:

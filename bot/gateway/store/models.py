@@ -42,6 +42,9 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
     last_message_at: Mapped[datetime] = mapped_column(default=now)
     erased_at: Mapped[datetime | None]
+    # Set by POST /api/erasures while Rasa handles the confirmation; the gateway erases once
+    # Rasa has answered (and saved the turn), in both stores.
+    erase_requested: Mapped[bool] = mapped_column(default=False)
     # The triage profile the bot found (POST /api/profiles from the actions): what the
     # coordinators' report counts. Categories only, nothing that names the person.
     sector: Mapped[str | None] = mapped_column(String(32))

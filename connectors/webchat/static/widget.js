@@ -47,11 +47,15 @@
   const send = el("button", { type: "submit", class: "send" });
   const form = el("form", { class: "form" }, label, input, send);
   const emergency = el("p", { class: "emergency" });
+  const privacyText = el("span");
+  const privacyLink = el("a", { href: `${base}/privacy?lang=${lang}`, target: "_blank", rel: "noopener" });
+  const privacy = el("p", { class: "privacy" }, privacyText, " ", privacyLink);
+  let retentionDays = 90;
   const panel = el(
     "section",
     { class: `panel panel--${mode}`, id: "relais-panel", role: mode === "page" ? "region" : "dialog", "aria-labelledby": "relais-title" },
     el("header", { class: "header" }, title, switcher, mode === "page" ? "" : close),
-    banner, status, log, form, emergency,
+    privacy, banner, status, log, form, emergency,
   );
   log.append(typing);
   root.append(style, mode === "page" ? "" : launcher, panel);
@@ -71,6 +75,9 @@
     input.placeholder = t.placeholder || "";
     send.textContent = t.send || "→";
     emergency.textContent = t.emergency_note || "";
+    privacyText.textContent = (t.privacy_short || "").replace("{days}", String(retentionDays));
+    privacyLink.textContent = t.privacy_link || "";
+    privacyLink.href = `${base}/privacy?lang=${lang}`;
     log.setAttribute("aria-label", t.conversation_label || "");
     typing.setAttribute("aria-label", t.typing || "…");
   }
@@ -218,6 +225,7 @@
     .then((r) => r.json())
     .then((config) => {
       texts = config.texts;
+      retentionDays = config.retention_days;
       input.setAttribute("maxlength", String(config.max_chars));
       applyTexts();
     })
