@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import gateway_client
 from actions.catalog import language_of, named_item, profile_of
-from actions.intake_form import ANSWER_INTENTS
+from actions.intake_form import answer
 from actions.profile_slots import user_parses
 from bot.catalog import catalog
 from bot.catalog.present import contact
@@ -100,18 +100,6 @@ class AskHandoffConsent(Action):
         return []
 
 
-def _answer(tracker: Tracker, slot: str) -> tuple[str | None, str]:
-    """(intent, text) of the latest message when it answers `slot`'s question, else (None, "").
-
-    A question, a language switch or a distress message is not an answer: the rules take it.
-    """
-    message = tracker.latest_message or {}
-    intent = (message.get("intent") or {}).get("name")
-    if tracker.get_slot("requested_slot") != slot or intent not in ANSWER_INTENTS:
-        return None, ""
-    return intent, message.get("text") or ""
-
-
 class ValidateHandoffForm(FormValidationAction):
     def name(self) -> str:
         return "validate_handoff_form"
@@ -129,7 +117,7 @@ class ValidateHandoffForm(FormValidationAction):
         return slots
 
     async def extract_handoff_consent(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        intent, _ = _answer(tracker, "handoff_consent")
+        intent, _ = answer(tracker, "handoff_consent")
         return (
             {"handoff_consent": {"affirm": True, "deny": False}[intent]}
             if intent in ("affirm", "deny")
@@ -151,11 +139,11 @@ class ValidateHandoffForm(FormValidationAction):
         return {"handoff_consent": True, "handoff_availability": status}
 
     async def extract_callback_wanted(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        intent, _ = _answer(tracker, "callback_wanted")
+        intent, _ = answer(tracker, "callback_wanted")
         return {"callback_wanted": intent == "affirm"} if intent in ("affirm", "deny") else {}
 
     async def extract_callback_phone(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        _, said = _answer(tracker, "callback_phone")
+        _, said = answer(tracker, "callback_phone")
         if not said:
             return {}
         found = PHONE.search(said)
@@ -165,7 +153,7 @@ class ValidateHandoffForm(FormValidationAction):
         return {"callback_phone": re.sub(r"[ ./-]", " ", found.group()).strip()}
 
     async def extract_callback_slot(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
-        intent, said = _answer(tracker, "callback_slot")
+        intent, said = answer(tracker, "callback_slot")
         if not said:
             return {}
         entities = tracker.latest_message.get("entities") or []

@@ -21,13 +21,21 @@ ANSWER_INTENTS = ("inform", "nlu_fallback", "affirm", "deny")
 INTAKE_SLOTS = ("situation", "sector", "employees", "commune", "needs", "urgency")
 
 
-def _answer_to(tracker: Tracker, slot: str) -> str | None:
-    """The latest text when it answers `slot`'s question (button payloads are handled upstream)."""
+def answer(tracker: Tracker, slot: str) -> tuple[str | None, str]:
+    """(intent, text) of the latest message when it answers `slot`'s question, else (None, "").
+
+    A question, a language switch or a distress message is not an answer: the rules take it.
+    """
     message = tracker.latest_message or {}
-    text = message.get("text") or ""
     intent = (message.get("intent") or {}).get("name")
     if tracker.get_slot("requested_slot") != slot or intent not in ANSWER_INTENTS:
-        return None
+        return None, ""
+    return intent, message.get("text") or ""
+
+
+def _answer_to(tracker: Tracker, slot: str) -> str | None:
+    """The typed answer to `slot`'s question (button payloads are handled upstream)."""
+    _, text = answer(tracker, slot)
     return text if text.strip() and not text.startswith("/") else None
 
 
