@@ -40,7 +40,7 @@ def engine_environment(settings: Settings) -> dict[str, str]:
         "RELAIS_TRACKER_DB": settings.tracker_db_path,
         "RELAIS_TRACKER_USER": settings.tracker_user,
         "RELAIS_TRACKER_PASSWORD": settings.tracker_password,
-        "SANIC_HOST": settings.host,  # the action server's bind address
+        "SANIC_HOST": settings.engine_host,  # the action server's bind address
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
 
@@ -69,7 +69,7 @@ class Stack:
                     "--port",
                     str(s.action_port),
                 ],
-                f"http://{s.host}:{s.action_port}/health",
+                f"http://{s.engine_host}:{s.action_port}/health",
             ),
             "rasa": (
                 [
@@ -84,7 +84,7 @@ class Stack:
                     "--credentials",
                     "credentials.yml",
                     "--interface",
-                    s.host,
+                    s.engine_host,
                     "--port",
                     str(s.rasa_port),
                 ],
@@ -157,6 +157,7 @@ def _settings_env(settings: Settings) -> dict[str, str]:
     """Pass the resolved settings on, so child processes agree with the launcher."""
     return {
         "RELAIS_HOST": settings.host,
+        "RELAIS_ENGINE_HOST": settings.engine_host,
         "RELAIS_GATEWAY_PORT": str(settings.gateway_port),
         "RELAIS_RASA_PORT": str(settings.rasa_port),
         "RELAIS_ACTION_PORT": str(settings.action_port),

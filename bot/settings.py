@@ -36,7 +36,10 @@ def _partner_notifications() -> dict[str, dict[str, str]]:
 class Settings:
     """Where each process listens and where data lives; overridable per environment variable."""
 
+    # The gateway's bind address. Rasa and the action server bind engine_host, loopback unless
+    # deliberately changed: they have no authentication of their own (docs/deployment.md).
     host: str = field(default_factory=lambda: _env("RELAIS_HOST", "127.0.0.1"))
+    engine_host: str = field(default_factory=lambda: _env("RELAIS_ENGINE_HOST", "127.0.0.1"))
     gateway_port: int = field(default_factory=lambda: _int("RELAIS_GATEWAY_PORT", 8000))
     rasa_port: int = field(default_factory=lambda: _int("RELAIS_RASA_PORT", 5005))
     action_port: int = field(default_factory=lambda: _int("RELAIS_ACTION_PORT", 5055))
@@ -59,6 +62,21 @@ class Settings:
     rasa_url: str = field(default_factory=lambda: _env("RELAIS_RASA_URL", ""))
     # Messages longer than this are cut before they reach the engine (the widget says so).
     max_message_chars: int = field(default_factory=lambda: _int("RELAIS_MAX_MESSAGE_CHARS", 2000))
+    # Gateway limits (bot/gateway/security.py): request bodies in bytes, rates per minute.
+    max_body_bytes: int = field(default_factory=lambda: _int("RELAIS_MAX_BODY_BYTES", 65536))
+    max_webhook_body_bytes: int = field(
+        default_factory=lambda: _int("RELAIS_MAX_WEBHOOK_BODY_BYTES", 1048576)
+    )
+    max_internal_body_bytes: int = field(
+        default_factory=lambda: _int("RELAIS_MAX_INTERNAL_BODY_BYTES", 4194304)
+    )
+    rate_sender_per_minute: int = field(
+        default_factory=lambda: _int("RELAIS_RATE_SENDER_PER_MINUTE", 20)
+    )
+    rate_ip_per_minute: int = field(default_factory=lambda: _int("RELAIS_RATE_IP_PER_MINUTE", 300))
+    rate_login_per_minute: int = field(
+        default_factory=lambda: _int("RELAIS_RATE_LOGIN_PER_MINUTE", 10)
+    )
     rasa_timeout_s: float = field(
         default_factory=lambda: float(_env("RELAIS_RASA_TIMEOUT_S", "30"))
     )
@@ -158,11 +176,11 @@ class Settings:
 
     @property
     def rasa_base_url(self) -> str:
-        return self.rasa_url or f"http://{self.host}:{self.rasa_port}"
+        return self.rasa_url or f"http://{self.engine_host}:{self.rasa_port}"
 
     @property
     def action_url(self) -> str:
-        return f"http://{self.host}:{self.action_port}/webhook"
+        return f"http://{self.engine_host}:{self.action_port}/webhook"
 
 
 def get_settings() -> Settings:

@@ -40,6 +40,11 @@ class Inbound:
     unsupported: str | None = None  # voice, image, sticker, file, location... when text is None
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for name in ("user_id", "event_id", "text"):
+            if isinstance(value := getattr(self, name), str):
+                object.__setattr__(self, name, valid_text(value))
+
     @property
     def conversation_id(self) -> str:
         """Rasa's sender id and the gateway's conversation id."""
@@ -47,6 +52,13 @@ class Inbound:
 
 
 Message = dict[str, Any]
+
+
+def valid_text(text: str) -> str:
+    """The text with any lone UTF-16 surrogate (half an emoji, which JSON's \\ud83d escapes can
+    carry) replaced by U+FFFD: no database or channel API can store or send it, and the rest of
+    the message must not be lost for it."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 class Channel(Protocol):

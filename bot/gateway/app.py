@@ -18,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.gateway import relay
 from bot.gateway.channels import ChannelHub
@@ -29,15 +29,29 @@ from bot.gateway.outbox import Outbox
 from bot.gateway.privacy import purge_every
 from bot.gateway.rasa_client import EngineUnavailable, RasaClient
 from bot.gateway.report_pages import report_router
+from bot.gateway.security import install_security
 from bot.gateway.store.db import make_engine, migrate, session_factory
 from bot.gateway.store.models import Conversation
-from bot.gateway.texts import LANGUAGES, all_texts, both, language_from_header, text
+from bot.gateway.texts import (
+    LANGUAGES,
+    Refused,
+    all_texts,
+    error_response,
+    language_from_header,
+    text,
+)
 from bot.settings import Settings, get_settings
+from connectors.base import valid_text
 from connectors.webchat import ASSETS as WIDGET
 
 logger = logging.getLogger("relais.gateway")
 _HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=_HERE / "templates")
+
+
+def _valid_if_text(value: object) -> object:
+    """Half an emoji becomes U+FFFD (connectors.base.valid_text); other types fail as usual."""
+    return valid_text(value) if isinstance(value, str) else value
 
 
 class ChatMessage(BaseModel):
@@ -46,7 +60,7 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sender_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
-    text: Annotated[str, Field(max_length=100_000)]
+    text: Annotated[str, BeforeValidator(_valid_if_text), Field(max_length=100_000)]
     language: Literal["fr", "nl"] | None = None
     # The page's id for this message: a retry after a network error is recognised, not re-sent.
     client_id: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")] = None
@@ -54,11 +68,6 @@ class ChatMessage(BaseModel):
 
 def strings(language: str) -> dict[str, str]:
     return {key: value[language] for key, value in all_texts().items()}
-
-
-def _error(status: int, key: str, language: str | None, **values: object) -> JSONResponse:
-    message = text(key, language, **values) if language in LANGUAGES else both(key, **values)
-    return JSONResponse(status_code=status, content={"error": key, "message": message})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -89,7 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hub = ChannelHub(settings, sessions, conversations)
     outbox = Outbox(settings, sessions, channel_sender=hub.deliver)
 
-    app = FastAPI(title="Relais gateway", lifespan=lifespan)
+    # No interactive API pages in production: the schema stays at /openapi.json (fuzzing uses it).
+    app = FastAPI(title="Relais gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.sessions = sessions
     app.state.conversations = conversations
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
@@ -108,7 +118,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         """Malformed JSON or fields: a clear 422, never the parser's internals."""
-        return _error(422, "error_bad_request", None)
+        return error_response(422, "error_bad_request")
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        return error_response(exc.status, exc.key)
 
     @app.get("/healthz")
     async def health() -> dict[str, str]:
@@ -141,11 +155,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         context = {"lang": language, "t": strings(language), "base": base}
         return templates.TemplateResponse(request, "demo.html", context)
 
-    @app.get("/widget.js")
+    @app.get("/widget.js", include_in_schema=False)
     async def widget_script() -> FileResponse:
         return FileResponse(WIDGET / "widget.js", media_type="text/javascript")
 
-    @app.get("/widget.css")
+    @app.get("/widget.css", include_in_schema=False)
     async def widget_styles() -> FileResponse:
         return FileResponse(WIDGET / "widget.css", media_type="text/css")
 
@@ -164,9 +178,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conversation (the counsellor's replies come through /api/chat/messages)."""
         body = message.text.strip()
         if not body:
-            return _error(422, "error_empty", message.language)
+            return error_response(422, "error_empty", message.language)
         if len(body) > settings.max_message_chars:
-            return _error(413, "error_too_long", message.language, max=settings.max_message_chars)
+            return error_response(
+                413, "error_too_long", message.language, max=settings.max_message_chars
+            )
         inbound = web_inbound(message.sender_id, body, message.language, message.client_id)
         event_id = conversations.accept(inbound)
         if event_id is None:  # the same message sent twice (a retry after a network error)
@@ -210,4 +226,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 }
             )
 
+    install_security(app, settings)  # last: its headers wrap every other layer
     return app

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -24,6 +24,7 @@ from bot.catalog.model import Opening
 from bot.gateway import notify
 from bot.gateway.relay import conversation_for
 from bot.gateway.store.models import Counsellor, Handoff, LoginSession, now
+from bot.gateway.texts import ERROR_RESPONSES, Refused
 from bot.settings import Settings
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -161,14 +162,16 @@ def handoffs_router(settings: Settings, sessions: sessionmaker[Session]) -> APIR
             or not authorization
             or not hmac.compare_digest(authorization.encode(), expected.encode())
         ):
-            raise HTTPException(status_code=401, detail="missing or wrong token")
+            raise Refused(401, "error_unauthorized")
 
-    @router.get("/api/availability", dependencies=[Depends(require_token)])
+    @router.get(
+        "/api/availability", dependencies=[Depends(require_token)], responses=ERROR_RESPONSES
+    )
     def get_availability(partner: str) -> dict[str, Any]:
         """Whether a counsellor of `partner` can answer now, asked before the consent question
         so that a person nobody can answer soon is offered a phone callback."""
         if partner not in catalog().partners:
-            raise HTTPException(status_code=422, detail=f"unknown partner {partner}")
+            raise Refused(422, "error_unknown_partner")
         with sessions() as session:
             return availability(session, partner, settings)
 
@@ -196,10 +199,10 @@ def handoffs_router(settings: Settings, sessions: sessionmaker[Session]) -> APIR
             session.commit()
         return {"status": "accepted"}
 
-    @router.post("/api/handoffs", dependencies=[Depends(require_token)])
+    @router.post("/api/handoffs", dependencies=[Depends(require_token)], responses=ERROR_RESPONSES)
     def post_handoff(request: HandoffRequest) -> JSONResponse:
         if request.partner not in catalog().partners:
-            raise HTTPException(status_code=422, detail=f"unknown partner {request.partner}")
+            raise Refused(422, "error_unknown_partner")
         with sessions() as session:
             try:
                 handoff, created = create_handoff(session, request, settings)

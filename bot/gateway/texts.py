@@ -6,6 +6,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from bot.language import SUPPORTED as LANGUAGES
 
@@ -35,3 +37,36 @@ def language_from_header(accept_language: str | None) -> str:
         if code in LANGUAGES:
             return code
     return "fr"
+
+
+class ApiError(BaseModel):
+    """The body of every refusal of the gateway's JSON API: a stable key, and words for the
+    person in their language (or in both when it is not known yet)."""
+
+    error: str
+    message: str | dict[str, str]
+
+
+# Declared on JSON routes so that the OpenAPI schema says what a refusal looks like.
+ERROR_RESPONSES: dict[int | str, dict] = {422: {"model": ApiError}}
+
+
+class Refused(Exception):
+    """Raised by a route to refuse a request with one of texts.yml's messages; the app turns
+    it into an ApiError. It never repeats what was sent."""
+
+    def __init__(self, status: int, key: str) -> None:
+        super().__init__(key)
+        self.status, self.key = status, key
+
+
+def error_response(
+    status: int,
+    key: str,
+    language: str | None = None,
+    headers: dict[str, str] | None = None,
+    **values: object,
+) -> JSONResponse:
+    message = text(key, language, **values) if language in LANGUAGES else both(key, **values)
+    body = ApiError(error=key, message=message).model_dump()
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -62,7 +62,9 @@ def wait_for(condition, timeout: float = 10.0):
 
 
 def telegram(client, payload, secret=TELEGRAM_SECRET):
-    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
     return client.post("/webhooks/telegram", content=json.dumps(payload), headers=headers)
 
 
@@ -95,7 +97,10 @@ def test_forged_telegram_requests_are_refused_and_not_processed(client, rasa, se
         client.post(
             "/webhooks/telegram",
             content=b"{not json",
-            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+            headers={
+                "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
+                "Content-Type": "application/json",
+            },
         ).status_code
         == 400
     )

@@ -34,7 +34,7 @@ WORRIED = "Ça ne va pas 😔 — j'ai peur de la faillite"
 
 def sign(body: bytes, secret: str = WHATSAPP_APP_SECRET) -> dict[str, str]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Hub-Signature-256": f"sha256={digest}"}
+    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
 
 
 def webhook(*messages: dict, statuses: tuple = (), phone_number_id: str = PHONE_NUMBER_ID) -> dict:
