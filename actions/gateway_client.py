@@ -55,3 +55,9 @@ async def post_profile(body: dict[str, Any]) -> None:
 async def request_erasure(conversation_id: str) -> None:
     """The gateway erases the conversation from both stores once this turn is saved."""
     await _call("POST", "/api/erasures", json={"conversation_id": conversation_id})
+
+
+async def request_data_copy(conversation_id: str, language: str) -> dict[str, str]:
+    """{"text": the copy in words, "url": a one-hour link to all of it as JSON}."""
+    body = {"conversation_id": conversation_id, "language": language}
+    return await _call("POST", "/api/data-copies", json=body)

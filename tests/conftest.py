@@ -8,9 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.gateway.store.db import make_engine, session_factory
+from bot.gateway.store.db import make_engine, migrate, session_factory
 from bot.launch import MODEL, Stack, free_port
 from bot.settings import get_settings
+from tests.stores import EVENTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -78,3 +79,16 @@ def browser():
         instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         yield instance
         instance.close()
+
+
+@pytest.fixture
+def stores(tmp_path):
+    """(gateway sessions, tracker engine): both stores, empty, on temporary SQLite files."""
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    migrate(url)
+    gateway = make_engine(url)
+    tracker = make_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    EVENTS.metadata.create_all(tracker)
+    yield session_factory(gateway), tracker
+    gateway.dispose()
+    tracker.dispose()

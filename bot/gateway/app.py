@@ -22,6 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.gateway import relay
 from bot.gateway.channels import ChannelHub
+from bot.gateway.data_copy import data_copy_router
 from bot.gateway.handoffs import handoffs_router
 from bot.gateway.inbound import Conversations, web_inbound
 from bot.gateway.inbox import inbox_router
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Content-Type"],
     )
     app.include_router(handoffs_router(settings, sessions))
+    app.include_router(data_copy_router(settings, sessions, tracker))
     app.include_router(inbox_router(settings, sessions))
     app.include_router(report_router(settings, sessions))
     app.include_router(hub.router())

@@ -8,6 +8,7 @@ next: whether a counsellor of that partner is there now, or when someone will an
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -30,6 +31,10 @@ from bot.settings import Settings
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
+# Rasa's sender id: "<channel>:<the channel's id of the person>".
+ConversationId = Annotated[str, Field(pattern=r"^(web|telegram|whatsapp):[\w-]{1,100}$")]
+
+
 class TranscriptLine(BaseModel):
     author: Literal["person", "bot"]
     text: Annotated[str, Field(max_length=5000)]
@@ -44,7 +49,7 @@ class Callback(BaseModel):
 class HandoffRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: Annotated[str, Field(pattern=r"^(web|telegram|whatsapp):[\w-]{1,100}$")]
+    conversation_id: ConversationId
     sequence: Annotated[int, Field(ge=1, le=1000)]
     partner: str
     reason: Literal["asked", "distress", "contact", "fallback"]
@@ -64,7 +69,7 @@ class ProfileUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: Annotated[str, Field(pattern=r"^(web|telegram|whatsapp):[\w-]{1,100}$")]
+    conversation_id: ConversationId
     language: Literal["fr", "nl"] | None = None
     sector: Annotated[str | None, Field(max_length=32)] = None
     workers: Annotated[int | None, Field(ge=0, le=100_000)] = None
@@ -78,7 +83,7 @@ class ProfileUpdate(BaseModel):
 class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: Annotated[str, Field(pattern=r"^(web|telegram|whatsapp):[\w-]{1,100}$")]
+    conversation_id: ConversationId
 
 
 def opening_hours(partner_id: str, settings: Settings) -> Opening:
@@ -152,8 +157,8 @@ def create_handoff(
     return handoff, True
 
 
-def handoffs_router(settings: Settings, sessions: sessionmaker[Session]) -> APIRouter:
-    router = APIRouter()
+def token_guard(settings: Settings) -> Callable[..., None]:
+    """The dependency of every internal route: the shared token, compared in constant time."""
 
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
         expected = f"Bearer {settings.api_token}"
@@ -163,6 +168,14 @@ def handoffs_router(settings: Settings, sessions: sessionmaker[Session]) -> APIR
             or not hmac.compare_digest(authorization.encode(), expected.encode())
         ):
             raise Refused(401, "error_unauthorized")
+
+    return require_token
+
+
+def handoffs_router(settings: Settings, sessions: sessionmaker[Session]) -> APIRouter:
+    router = APIRouter()
+
+    require_token = token_guard(settings)
 
     @router.get(
         "/api/availability", dependencies=[Depends(require_token)], responses=ERROR_RESPONSES

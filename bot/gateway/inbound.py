@@ -31,7 +31,12 @@ from connectors.base import Inbound, parse_button_ref
 logger = logging.getLogger("relais.inbound")
 LEASE_S = 60
 # Typed commands every channel understands, as the bot's intents.
-COMMANDS = {"/oublier": "/erase_data", "/vergeten": "/erase_data"}
+COMMANDS = {
+    "/oublier": "/erase_data",
+    "/vergeten": "/erase_data",
+    "/mesdonnees": "/request_data_copy",
+    "/mijngegevens": "/request_data_copy",
+}
 
 
 def web_inbound(sender_id: str, text: str, language: str | None, client_id: str | None) -> Inbound:

@@ -29,7 +29,7 @@ from bot.settings import Settings
 logger = logging.getLogger("relais.privacy")
 
 
-def _tracker_events(engine: Engine) -> Table | None:
+def tracker_events(engine: Engine) -> Table | None:
     """Rasa's events table, or None before Rasa has created it."""
     if not inspect(engine).has_table("events"):
         return None
@@ -63,7 +63,7 @@ def erase_conversation(
             conversation.mode, conversation.erase_requested = "bot", False
             conversation.erased_at = now()
         session.commit()
-    events = _tracker_events(tracker)
+    events = tracker_events(tracker)
     if events is not None:
         with tracker.begin() as connection:
             connection.execute(delete(events).where(events.c.sender_id == conversation_id))
@@ -84,7 +84,7 @@ def purge_expired(sessions: sessionmaker[Session], tracker: Engine, days: int) -
             session.execute(delete(Handoff).where(Handoff.conversation_id.in_(old)))
             session.execute(delete(Conversation).where(Conversation.id.in_(old)))
         session.commit()
-    events = _tracker_events(tracker)
+    events = tracker_events(tracker)
     if events is None:
         return len(old), 0
     cutoff_epoch = cutoff.replace(tzinfo=UTC).timestamp()  # Rasa stores epoch seconds

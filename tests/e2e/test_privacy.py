@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text
 
@@ -48,6 +50,33 @@ def test_erasure_after_confirmation_removes_the_conversation_from_both_stores(
     # Writing again starts afresh: nothing is remembered.
     fresh = said(chat(sender, "bonjour"))
     assert fresh and "Jette" not in " ".join(fresh)
+
+
+@pytest.mark.parametrize(
+    ("command", "words", "heading"),
+    [
+        ("/mesdonnees", "quelles données avez-vous sur moi ?", "Voici ce que Relais garde"),
+        ("/mijngegevens", "welke gegevens hebben jullie over mij?", "Dit bewaart Relais over u"),
+    ],
+)
+def test_the_person_gets_a_copy_of_their_data_in_words_and_as_a_download(
+    chat, stack, command, words, heading
+):
+    sender = uuid.uuid4().hex
+    opening = {
+        "/mesdonnees": "Mon salon de coiffure à Jette a 3 mois de loyer en retard",
+        "/mijngegevens": "Mijn kapsalon in Jette heeft 3 maanden huurachterstand",
+    }[command]
+    said(chat(sender, opening))
+    for asked in (command, words):
+        answer = said(chat(sender, asked))  # the copy, its link, the intake's question again
+        assert answer[0].startswith(heading), answer
+        (url,) = re.findall(r"http://\S+/privacy/copy/\S+", " ".join(answer))
+        assert url.startswith(stack.settings.public_url + "/privacy/copy/")
+        download = httpx.get(url)
+        assert download.status_code == 200
+        assert download.json()["messages"][0]["text"] == opening
+        assert download.json()["conversation"]["id"] == f"web:{sender}"
 
 
 def test_no_message_text_phone_or_email_in_the_logs(chat, stack):
