@@ -99,26 +99,15 @@ def _dutch_lemmas() -> dict[str, str]:
 def _lemma_triggers() -> dict[str, re.Pattern]:
     """Per language, the word starts that make lemmatising worth it (a fast pre-filter).
 
-    The French pipeline costs a few milliseconds; most messages contain none of the verbs the
-    lemma phrases are about. The first three letters of each content word of each phrase, plus
-    the irregular stems of those verbs, decide whether to run it.
+    The French pipeline costs several milliseconds; most messages contain none of the verbs the
+    lemma phrases are about. `lemma_triggers` in lexicon.yml lists, per language, the stems of
+    those verbs (regular and irregular forms), reviewed with the phrases they serve.
     """
-    data = load("lexicon")
-    irregular = {"fr": ["meur", "veu", "veul", "voud", "fass", "fai", "fer", "mis", "mett"]}
-    starts: dict[str, set[str]] = {}
-    for level in ("critical", "high", "moderate"):
-        for spec in data[level].values():
-            for code, phrases in (spec.get("lemmas") or {}).items():
-                for phrase in phrases:
-                    words = [w for w in fold(phrase).split() if w != "se" and len(w) > 2]
-                    starts.setdefault(code, set()).update(w[:3] for w in words)
+    triggers = load("lexicon").get("lemma_triggers") or {}
     return {
-        code: re.compile(
-            r"(?<![\w'])(?:"
-            + "|".join(sorted(map(re.escape, s | set(irregular.get(code, [])))))
-            + ")"
-        )
-        for code, s in starts.items()
+        code: re.compile(r"(?<![\w'])(?:" + "|".join(stems) + ")")
+        for code, stems in triggers.items()
+        if stems
     }
 
 
@@ -164,43 +153,107 @@ def _lemmas(text: str, accented: str, language: str) -> tuple[str, list[tuple[in
     return " ".join(parts), offsets
 
 
-def _hits(normalised: str, accented: str, language: str | None):
-    """(family, start, end) of every match, by words and by lemmas, as offsets in `normalised`.
+def _text_hits(normalised: str):
+    """(family, start, end) of every match on the normalised words."""
+    for family in _families():
+        for m in family.text.finditer(normalised):
+            yield family, m.start(), m.end()
+
+
+def _lemma_hits(normalised: str, accented: str, language: str | None):
+    """(family, start, end) of every lemma-phrase match, as offsets in `normalised`.
 
     `accented` is the same text before folding (same offsets), which spaCy lemmatises better.
     """
     lemma_language = language if language in ("fr", "nl") else "fr"
     lemma_text, offsets = _lemmas(normalised, accented, lemma_language)
+    if not lemma_text:
+        return
     for family in _families():
-        for m in family.text.finditer(normalised):
-            yield family, m.start(), m.end()
         if pattern := family.lemmas.get(lemma_language):
             for m in pattern.finditer(lemma_text):
                 covered = [(s, e) for pos, s, e in offsets if m.start() <= pos < m.end()]
                 yield family, covered[0][0], covered[-1][1]
 
 
+class _LinearScorer:
+    """The classifier's predict_proba without scikit-learn's per-call overhead.
+
+    The trained pipeline is TF-IDF vectorisers (a FeatureUnion) and a multinomial logistic
+    regression. Per message, scikit-learn spends most of its ~5 ms on validation, sparse-matrix
+    construction and joblib dispatch; the arithmetic is a few hundred multiply-adds. This does
+    the same arithmetic (same analyzers, vocabularies, idf, sublinear tf, l2 norm, softmax) and
+    gives the same probabilities (checked against predict_proba in the tests).
+    """
+
+    def __init__(self, pipeline: Any) -> None:
+        import numpy as np
+
+        self._np = np
+        union, model = pipeline.named_steps["features"], pipeline.named_steps["model"]
+        if len(model.classes_) < 3 or getattr(model, "multi_class", "auto") == "ovr":
+            raise TypeError("only the multinomial model is mirrored")
+        self.classes_ = model.classes_
+        self._parts, offset = [], 0
+        for _, vectoriser in union.transformer_list:
+            if vectoriser.norm != "l2" or not vectoriser.use_idf or not vectoriser.sublinear_tf:
+                raise TypeError("unexpected vectoriser settings")
+            vocabulary = vectoriser.vocabulary_
+            self._parts.append((vectoriser.build_analyzer(), vocabulary, vectoriser.idf_, offset))
+            offset += len(vocabulary)
+        self._coef_t = np.ascontiguousarray(model.coef_.T)  # features x classes
+        self._intercept = model.intercept_
+
+    def predict_proba(self, texts: list[str]) -> list[Any]:
+        np = self._np
+        rows = []
+        for text in texts:
+            scores = self._intercept.copy()
+            for analyzer, vocabulary, idf, offset in self._parts:
+                counts: dict[int, int] = {}
+                for gram in analyzer(text):
+                    if (index := vocabulary.get(gram)) is not None:
+                        counts[index] = counts.get(index, 0) + 1
+                if not counts:
+                    continue
+                indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+                weights = 1.0 + np.log(np.fromiter(counts.values(), float, len(counts)))
+                weights *= idf[indices]
+                weights /= np.sqrt(weights @ weights)
+                scores += weights @ self._coef_t[indices + offset]
+            scores = np.exp(scores - scores.max())
+            rows.append(scores / scores.sum())
+        return rows
+
+
+def _scorer(classifier: Any) -> Any:
+    try:
+        return _LinearScorer(classifier)
+    except (AttributeError, KeyError, TypeError):  # another model: use it as it is
+        return classifier
+
+
 class DistressDetector:
     def __init__(self, classifier: Any = None) -> None:
         self.classifier = classifier
+        self._scorer = _scorer(classifier) if classifier is not None else None
 
     def warm_up(self) -> None:
         """Load the lazily built pieces (spaCy pipelines, compiled lexicon) ahead of traffic."""
+        _french()("je me suis pendu")
+        _dutch()("ik heb me opgehangen")
         self.assess("je veux me pendre", "fr")
         self.assess("ik wil me ophangen", "nl")
+        self.assess("il s'est pendu hier", "fr")  # a lemma path
 
     def assess(self, text: str, language: str | None = None) -> Assessment:
         # never cut: the risk may be the last line
         normalised, accented = normalise_both(text, language)
         level, cues = self._rules(normalised, accented, language)
         score = _BASE_SCORE[level]
-        if self.classifier is not None and level != "critical" and normalised.strip():
+        if self._scorer is not None and level != "critical" and normalised.strip():
             probabilities = dict(
-                zip(
-                    self.classifier.classes_,
-                    self.classifier.predict_proba([normalised])[0],
-                    strict=True,
-                )
+                zip(self._scorer.classes_, self._scorer.predict_proba([normalised])[0], strict=True)
             )
             at_least = {
                 candidate: sum(probabilities.get(lv, 0) for lv in LEVELS[RANK[candidate] :])
@@ -221,12 +274,20 @@ class DistressDetector:
         denied = [m.span() for m in denial.finditer(normalised)]
         undone = bool(denied) and any(m.start() >= denied[0][1] for m in undo.finditer(normalised))
         level, cues = "none", []
-        for family, start, end in _hits(normalised, accented, language):
-            hit_level, cue = family.level, normalised[start:end].strip()
-            if hit_level == "critical" and not undone and any(s <= start < e for s, e in denied):
-                hit_level, cue = "high", f"denied: {cue}"  # a denial never lowers below high
-            level = max(level, hit_level, key=RANK.get)
-            cues.append(cue)
+
+        def count(hits) -> None:
+            nonlocal level
+            for family, start, end in hits:
+                hit_level, cue = family.level, normalised[start:end].strip()
+                inside_denial = any(s <= start < e for s, e in denied)
+                if hit_level == "critical" and not undone and inside_denial:
+                    hit_level, cue = "high", f"denied: {cue}"  # a denial never lowers below high
+                level = max(level, hit_level, key=RANK.get)
+                cues.append(cue)
+
+        count(_text_hits(normalised))
+        if level != "critical":  # lemmas can only add a level; critical is already the top
+            count(_lemma_hits(normalised, accented, language))
         if denied:  # raising the subject at all is a risk sign; taking the denial back is critical
             level = max(level, "critical" if undone else "high", key=RANK.get)
             cues += [f"denial: {normalised[s:e]}" for s, e in denied]

@@ -21,7 +21,8 @@ from bot.safety.detector import DistressDetector
 def main() -> int:
     cases = yaml.safe_load(Path(sys.argv[1]).read_text(encoding="utf-8"))["cases"]
     detector = DistressDetector(classifier.train(classifier.load_examples()))
-    for case in cases[:20]:  # warm-up: spaCy and the regular expressions load lazily
+    detector.warm_up()  # as the NLU component does when the model loads
+    for case in cases[:20]:  # warm-up: caches and branch paths
         detector.assess(case["text"], case["language"])
     timings = []
     for case in cases:

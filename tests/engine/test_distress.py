@@ -130,3 +130,25 @@ def with_classifier():
 def test_the_dialogues_own_buttons_typed_out_are_never_distress(with_classifier, text, language):
     """ "plus de détails" once scored high ("plus de" looks like "je n'en peux plus")."""
     assert with_classifier.assess(text, language).level == "none"
+
+
+def test_the_fast_scorer_gives_the_classifiers_own_probabilities(with_classifier):
+    """The detector's scorer mirrors predict_proba; a drift here would silently change levels."""
+    import numpy as np
+
+    from bot.safety.normalise import normalise
+
+    texts = [
+        normalise(t, lang)
+        for t, lang in [
+            ("je n'en peux plus de ce loyer", "fr"),
+            ("ik zie het niet meer zitten met de zaak", "nl"),
+            ("Bonjour, quels sont les horaires ?", "fr"),
+            ("", "nl"),
+            ("😞😞", None),
+        ]
+    ]
+    expected = with_classifier.classifier.predict_proba(texts)
+    got = np.array(with_classifier._scorer.predict_proba(texts))
+    assert list(with_classifier._scorer.classes_) == list(with_classifier.classifier.classes_)
+    assert np.allclose(expected, got, atol=1e-9)
