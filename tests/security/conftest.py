@@ -21,6 +21,7 @@ from bot.settings import Settings, get_settings
 from tests.connectors import conftest as stubs
 from tests.connectors.test_gateway_channels import RasaStub
 from tests.gateway.conftest import add_counsellor, sign_in
+from tests.test_handoffs_api import body as handoff_body
 
 TOKEN = "internal-token-for-the-security-tests"
 SENDER = "abcdefgh12"
@@ -107,18 +108,7 @@ def signed_in(client: TestClient, username: str) -> TestClient:
 
 def handoff(client: TestClient, **changes) -> int:
     """A handoff posted through the internal API, as the action server does; returns its id."""
-    payload = {
-        "conversation_id": f"web:{SENDER}",
-        "sequence": 1,
-        "partner": "ced",
-        "reason": "distress",
-        "priority": 1,
-        "language": "fr",
-        "consent": True,
-        "summary": {"text": {"fr": "Détresse élevée.", "nl": "Hoge nood."}, "partner": "ced"},
-        "transcript": [{"author": "person", "text": "je n'en peux plus", "at": None}],
-        **changes,
-    }
+    payload = handoff_body(conversation_id=f"web:{SENDER}", **changes)
     answer = client.post("/api/handoffs", json=payload, headers=AUTH)
     assert answer.status_code in (200, 201), answer.text
     reference = answer.json()["reference"]
