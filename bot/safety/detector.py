@@ -15,7 +15,7 @@ from typing import Any
 from bot.intake.lexicon import compile_patterns
 from bot.safety import LEVELS
 from bot.safety.normalise import load, normalise_both
-from bot.text import fold
+from bot.text import fold, words
 
 RANK = {level: i for i, level in enumerate(LEVELS)}
 _BASE_SCORE = {"none": 0.0, "moderate": 0.4, "high": 0.75, "critical": 1.0}
@@ -24,6 +24,14 @@ _BASE_SCORE = {"none": 0.0, "moderate": 0.4, "high": 0.75, "critical": 1.0}
 # "mijn frituur gaat failliet"), which it over-reads as distress at lower values: low for
 # critical (when in doubt between high and critical, critical), very sure for high.
 RAISE_AT = {"critical": 0.45, "high": 0.85}
+# Below this many words and with no rule cue, the classifier is not allowed to raise: a short
+# answer ("nog niet", "je veux continuer", "ik wil verder") gives it too little to go on, and it
+# read such dialogue answers as critical. Rules still see every short message.
+MIN_WORDS_ALONE = 6
+# With no rule cue at all, the classifier must also find ordinary talk unlikely: it read
+# business plans ("ik denk erover te stoppen als zelfstandige") as critical at P(none) 0.25-0.4,
+# while the distress it rightly catches alone comes with P(none) well under this.
+NONE_AT_MOST_ALONE = 0.2
 _REFLEXIVE = {"me", "te", "se", "nous", "vous", "moi", "toi", "soi", "m'", "t'", "s'"}
 
 
@@ -251,6 +259,8 @@ class DistressDetector:
         normalised, accented = normalise_both(text, language)
         level, cues = self._rules(normalised, accented, language)
         score = _BASE_SCORE[level]
+        alone = level == "none"  # no rule cue: the classifier would decide by itself
+        classifier_may_raise = not alone or len(words(normalised)) >= MIN_WORDS_ALONE
         if self._scorer is not None and level != "critical" and normalised.strip():
             probabilities = dict(
                 zip(self._scorer.classes_, self._scorer.predict_proba([normalised])[0], strict=True)
@@ -260,8 +270,10 @@ class DistressDetector:
                 for candidate in RAISE_AT
             }
             score = max(score, at_least["high"])
+            if alone and probabilities.get("none", 0) > NONE_AT_MOST_ALONE:
+                classifier_may_raise = False
             for candidate in RAISE_AT:  # most severe first
-                if RANK[candidate] <= RANK[level]:
+                if not classifier_may_raise or RANK[candidate] <= RANK[level]:
                     break
                 if at_least[candidate] >= RAISE_AT[candidate]:
                     level = candidate

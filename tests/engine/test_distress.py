@@ -152,3 +152,84 @@ def test_the_fast_scorer_gives_the_classifiers_own_probabilities(with_classifier
     got = np.array(with_classifier._scorer.predict_proba(texts))
     assert list(with_classifier._scorer.classes_) == list(with_classifier.classifier.classes_)
     assert np.allclose(expected, got, atol=1e-9)
+
+
+def test_the_classifiers_training_data_and_the_development_set_are_disjoint():
+    """The dev set measures the classifier; a training sentence in it would inflate the score."""
+    from pathlib import Path
+
+    import yaml
+
+    from bot.safety import classifier
+    from bot.text import words
+
+    dev = yaml.safe_load(Path("tests/data/dev_set.yml").read_text(encoding="utf-8"))["cases"]
+    dev_texts = {" ".join(words(case["text"])) for case in dev}
+    shared = [
+        e["text"] for e in classifier.load_examples() if " ".join(words(e["text"])) in dev_texts
+    ]
+    assert shared == []
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("nog niet", "nl"), ("ik wil verder", "nl"), ("je veux continuer", "fr"),
+        ("ik denk erover te stoppen als zelfstandige", "nl"),
+        ("je pense à arrêter mon activité", "fr"),
+    ],
+)  # fmt: skip
+def test_short_answers_and_business_plans_are_not_raised_by_the_classifier_alone(
+    with_classifier, text, language
+):
+    assert with_classifier.assess(text, language).level in ("none", "moderate")
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Mes fournisseurs, je les ai tous appelés pour leur dire adieu. C'est décidé.", "fr"),
+        ("j'ai programmé un message pour mes enfants, ils le recevront dimanche", "fr"),
+        ("j'ai gardé des somnifères depuis l'hiver, assez pour ce que je prévois", "fr"),
+        ("je suis un fardeau pour ma famille", "fr"),
+        ("als de huisbaas niet toegeeft hang ik me volgende week op", "nl"),
+        ("ik heb alles klaargelegd voor na mijn dood", "nl"),
+        ("mijn broer schreef 'vaarwel' en ik kan hem niet bereiken", "nl"),
+        ("kheb pillen opgespaard, genoeg voor wat ik van plan ben", "nl"),
+    ],
+)
+def test_new_critical_families(detector, text, language):
+    assert detector.assess(text, language).level == "critical"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "level"),
+    [
+        ("je bois pour tenir depuis le redressement judiciaire", "fr", "high"),
+        ("ma mère ne mange plus depuis la saisie", "fr", "high"),
+        ("je me bourre la gueule tous les soirs pour oublier", "fr", "high"),
+        ("ik drink elke avond om de schulden te vergeten", "nl", "high"),
+        ("mijn man zegt dat hij waardeloos is sinds de sluiting", "nl", "high"),
+    ],
+)
+def test_new_high_families(detector, text, language, level):
+    assert detector.assess(text, language).level == level
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("j'ai dit au revoir à mes clients, on ferme samedi pour travaux", "fr"),
+        ("je suis prêt à signer le bail, vous avez un modèle ?", "fr"),
+        ("j'ai acheté une corde pour le stand du marché", "fr"),
+        ("on boit un verre avec les clients le samedi, c'est déductible ?", "fr"),
+        ("j'ai programmé un mail pour mes clients pour la rentrée", "fr"),
+        ("de energiefactuur maakt me af", "nl"),
+        ("we springen in het diepe met een tweede zaak", "nl"),
+        ("ik heb afscheid genomen van de markt, ik open een winkel", "nl"),
+        ("ik wil een einde maken aan het conflict met mijn vennoot", "nl"),
+        ("ik drink een koffie met mijn boekhouder om de btw te bespreken", "nl"),
+    ],
+)
+def test_look_alikes_of_the_new_families_stay_below_high(detector, text, language):
+    assert detector.assess(text, language).level in ("none", "moderate")
