@@ -233,3 +233,17 @@ def test_new_high_families(detector, text, language, level):
 )
 def test_look_alikes_of_the_new_families_stay_below_high(detector, text, language):
     assert detector.assess(text, language).level in ("none", "moderate")
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "level"),
+    [
+        ("j'ai rédigé mes dernières volontés hier soir", "fr", "critical"),
+        ("na de veiling ga ik voorgoed weg, het is goed zo", "nl", "critical"),
+        ("ik ga voorgoed terug naar Portugal en verkoop de zaak", "nl", "none"),
+        ("je suis cramé, trois ans sans vacances", "fr", "high"),
+        ("le four est cramé, qui peut le réparer ?", "fr", "none"),
+    ],
+)
+def test_last_wishes_leaving_for_good_and_burnout_slang(detector, text, language, level):
+    assert detector.assess(text, language).level == level
