@@ -247,3 +247,16 @@ def test_look_alikes_of_the_new_families_stay_below_high(detector, text, languag
 )
 def test_last_wishes_leaving_for_good_and_burnout_slang(detector, text, language, level):
     assert detector.assess(text, language).level == level
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("je bois un thé tous les matins avec mon fournisseur, c'est déductible ?", "fr"),
+        ("mon associée ne mange plus de sucre, on lance une pâtisserie sans sucre", "fr"),
+        ("ik drink elke middag een thee met mijn personeel, is dat een voordeel?", "nl"),
+        ("ik heb touw en spijkers gekocht voor de kraam op de markt", "nl"),
+    ],
+)
+def test_drinks_diets_and_shop_ropes_are_not_distress(detector, text, language):
+    assert detector.assess(text, language).level in ("none", "moderate")
