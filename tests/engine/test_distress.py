@@ -260,3 +260,18 @@ def test_last_wishes_leaving_for_good_and_burnout_slang(detector, text, language
 )
 def test_drinks_diets_and_shop_ropes_are_not_distress(detector, text, language):
     assert detector.assess(text, language).level in ("none", "moderate")
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "level"),
+    [
+        ("ces cachets, je les mets de côté au cas où tout lâche", "fr", "critical"),
+        ("die pillen hou ik bij voor het moment dat ik het niet meer trek", "nl", "critical"),
+        ("je rêve de mes funérailles, tout le monde serait tranquille", "fr", "critical"),
+        ("vannacht rook ik een laatste sigaret en daarna is het voorbij", "nl", "critical"),
+        ("ce soir dernier service de la saison, après c'est fini", "fr", "none"),
+        ("mijn begrafenisondernemer vraagt een lening voor een tweede rouwcentrum", "nl", "none"),
+    ],
+)
+def test_third_round_families_and_look_alikes(detector, text, language, level):
+    assert detector.assess(text, language).level == level
