@@ -109,6 +109,38 @@ class Settings:
     outbox_base_s: float = field(default_factory=lambda: float(_env("RELAIS_OUTBOX_BASE_S", "2")))
     outbox_max_s: float = field(default_factory=lambda: float(_env("RELAIS_OUTBOX_MAX_S", "600")))
     outbox_max_attempts: int = field(default_factory=lambda: _int("RELAIS_OUTBOX_MAX_ATTEMPTS", 20))
+    # Inbound queue (bot/gateway/inbound.py): a gateway takes a conversation for this many
+    # seconds (renewed while it works on it), so another gateway takes over when it dies; pending
+    # deliveries (engine down, a gateway gone) are looked for every inbound_retry_s seconds.
+    inbound_lease_s: float = field(
+        default_factory=lambda: float(_env("RELAIS_INBOUND_LEASE_S", "20"))
+    )
+    inbound_retry_s: float = field(
+        default_factory=lambda: float(_env("RELAIS_INBOUND_RETRY_S", "5"))
+    )
+    # Rasa's lock store: in memory (one Rasa server) unless a Redis host is set, which several
+    # Rasa servers then share ("host" or "host:port"); a dead server's lock lapses after
+    # lock_lifetime_s (Rasa's TICKET_LOCK_LIFETIME).
+    lock_store_host: str = field(default_factory=lambda: _env("RELAIS_LOCK_STORE_HOST", ""))
+    lock_store_db: int = field(default_factory=lambda: _int("RELAIS_LOCK_STORE_DB", 1))
+    lock_store_password: str = field(default_factory=lambda: _env("RELAIS_LOCK_STORE_PASSWORD", ""))
+    lock_lifetime_s: int = field(default_factory=lambda: _int("RELAIS_LOCK_LIFETIME_S", 60))
+    # Outbound pacing per chat and per bot (connectors/pacing.py), under the channels' limits:
+    # Telegram about 1 message a second in one chat and 30 a second overall; WhatsApp's pair
+    # limit, one message every 6 s to one person with bursts of up to 45, and 80 a second.
+    telegram_chat_interval_s: float = field(
+        default_factory=lambda: float(_env("RELAIS_TELEGRAM_CHAT_INTERVAL_S", "1"))
+    )
+    telegram_per_s: float = field(
+        default_factory=lambda: float(_env("RELAIS_TELEGRAM_PER_S", "30"))
+    )
+    whatsapp_chat_interval_s: float = field(
+        default_factory=lambda: float(_env("RELAIS_WHATSAPP_CHAT_INTERVAL_S", "6"))
+    )
+    whatsapp_chat_burst: int = field(default_factory=lambda: _int("RELAIS_WHATSAPP_CHAT_BURST", 45))
+    whatsapp_per_s: float = field(
+        default_factory=lambda: float(_env("RELAIS_WHATSAPP_PER_S", "80"))
+    )
     # Sites allowed to embed the web widget (comma-separated origins; "*" for any).
     widget_origins: list[str] = field(
         default_factory=lambda: [o.strip() for o in _env("RELAIS_WIDGET_ORIGINS", "*").split(",")]

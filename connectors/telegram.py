@@ -34,6 +34,7 @@ from connectors.base import (
     button_ref,
     split_text,
 )
+from connectors.pacing import Pacer
 
 logger = logging.getLogger("relais.telegram")
 
@@ -97,6 +98,8 @@ class TelegramChannel:
     def __init__(self, settings: Settings) -> None:
         self.secret = settings.telegram_secret
         self.bot = Bot(settings.telegram_token, base_url=settings.telegram_api_url)
+        # Telegram: about one message a second in a chat, 30 a second for the bot.
+        self.pacer = Pacer(settings.telegram_chat_interval_s, settings.telegram_per_s)
 
     @staticmethod
     def configured(settings: Settings) -> bool:
@@ -173,7 +176,9 @@ class TelegramChannel:
                     continue
                 *before, last = pieces or [""]
                 for piece in before:
+                    await self.pacer.wait(user_id)
                     await self.bot.send_message(user_id, piece)
+                await self.pacer.wait(user_id)
                 await self.bot.send_message(user_id, last, reply_markup=_keyboard(message))
         except RetryAfter as error:
             raise SendFailed("Telegram flood control", retry_after=_retry_seconds(error)) from error

@@ -28,6 +28,7 @@ from connectors.base import (
     retry_after,
     split_text,
 )
+from connectors.pacing import Pacer
 
 logger = logging.getLogger("relais.whatsapp")
 
@@ -93,6 +94,13 @@ class WhatsAppChannel:
             base_url=settings.whatsapp_api_url,
             headers={"Authorization": f"Bearer {settings.whatsapp_token}"},
             timeout=10,
+        )
+        # Meta's pair rate limit (one message every 6 s to a person, bursts of up to 45) and the
+        # number's throughput (80 a second by default).
+        self.pacer = Pacer(
+            settings.whatsapp_chat_interval_s,
+            settings.whatsapp_per_s,
+            burst=settings.whatsapp_chat_burst,
         )
 
     @staticmethod
@@ -222,6 +230,7 @@ class WhatsAppChannel:
 
     async def _post(self, payload: dict[str, Any]) -> None:
         path = f"/{self.settings.whatsapp_phone_number_id}/messages"
+        await self.pacer.wait(payload["to"])
         try:
             response = await self.http.post(path, json=payload)
         except httpx.HTTPError as error:

@@ -12,24 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.gateway import relay
 from bot.gateway.privacy import erase_conversation
 from bot.gateway.rasa_client import EngineUnavailable, RasaClient
-from bot.gateway.store.db import lease
 from bot.gateway.store.models import Conversation, InboundEvent, Message, now
 from bot.gateway.texts import both
 from bot.gateway.texts import text as gateway_text
 from connectors.base import Inbound, parse_button_ref
 
 logger = logging.getLogger("relais.inbound")
-LEASE_S = 60
 # Typed commands every channel understands, as the bot's intents.
 COMMANDS = {
     "/oublier": "/erase_data",
@@ -65,6 +65,15 @@ def _button(session: Session, conversation_id: str, said: str) -> tuple[str, str
     if 1 <= index <= len(buttons):
         return buttons[index - 1]["payload"], buttons[index - 1]["title"]
     return None
+
+
+def _shown(message: Message) -> dict[str, Any]:
+    """A stored answer as channels and the web chat get it."""
+    return {
+        "id": message.id,
+        "text": message.text,
+        **({"buttons": message.buttons} if message.buttons else {}),
+    }
 
 
 class Conversations:
@@ -135,72 +144,175 @@ class Conversations:
             return None
         return event.id if event else 0
 
-    def _claim(self, event_id: int) -> InboundEvent | None:
-        """Take the event for processing (others skip it while the lease runs)."""
-        with self.sessions() as session:
-            taken = lease(session, InboundEvent.due_at, event_id, LEASE_S)
-            session.commit()
-            return session.get(InboundEvent, event_id) if taken else None
+    # --- the queue: one gateway at a time answers a conversation, in the order received ---
 
-    def _finish(
-        self, event_id: int, answers: list[dict[str, Any]], language: str | None
-    ) -> list[dict[str, Any]]:
-        """Store the answers, queue them for a channel, mark the delivery done (one transaction)."""
+    def _take(self, conversation_id: str) -> str | None:
+        """Lease the conversation (conditional UPDATE): a token, or None when another worker,
+        in this gateway or another, holds a lease that has not lapsed."""
+        token = uuid.uuid4().hex
         with self.sessions() as session:
-            event = session.get(InboundEvent, event_id)
-            conversation = session.get(Conversation, event.conversation_id)
-            stored = [
-                relay.record(session, conversation, "bot", a["text"], a.get("buttons"))
-                for a in answers
-            ]
-            session.flush()
-            out = [
-                {"id": m.id, "text": m.text, **({"buttons": m.buttons} if m.buttons else {})}
-                for m in stored
-            ]
-            if conversation.channel != "web":
-                relay.enqueue_for_channel(session, conversation, out)
-            event.status = "done"
+            at = now()
+            taken = session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.id == conversation_id,
+                    or_(
+                        Conversation.inbound_lease_until.is_(None),
+                        Conversation.inbound_lease_until <= at,
+                    ),
+                )
+                .values(
+                    inbound_lease_until=at + timedelta(seconds=self.settings.inbound_lease_s),
+                    inbound_lease_owner=token,
+                )
+            )
             session.commit()
-            return out
+        return token if taken.rowcount == 1 else None
 
-    async def process(self, event_id: int) -> tuple[str, list[dict[str, Any]]]:
-        """(mode, answers) for one stored delivery; raises EngineUnavailable (kept pending)."""
-        event = self._claim(event_id)
-        if event is None:
-            return "bot", []
+    def _renew(self, session: Session, conversation_id: str, token: str) -> bool:
+        """Push our lease forward; False when it lapsed and someone else took the conversation."""
+        renewed = session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.inbound_lease_owner == token)
+            .values(inbound_lease_until=now() + timedelta(seconds=self.settings.inbound_lease_s))
+        )
+        return renewed.rowcount == 1
+
+    async def _keep(self, conversation_id: str, token: str) -> None:
+        """Renew the lease while the engine thinks (it may take longer than one lease)."""
+        while True:
+            await asyncio.sleep(self.settings.inbound_lease_s / 3)
+            with self.sessions() as session:
+                if not self._renew(session, conversation_id, token):
+                    return
+                session.commit()
+
+    def _give_back(self, conversation_id: str, token: str) -> None:
+        with self.sessions() as session:
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .where(Conversation.inbound_lease_owner == token)
+                .values(inbound_lease_until=None, inbound_lease_owner=None)
+            )
+            session.commit()
+
+    def _next_pending(self, conversation_id: str) -> InboundEvent | None:
+        with self.sessions() as session:
+            return session.scalars(
+                select(InboundEvent)
+                .where(
+                    InboundEvent.conversation_id == conversation_id,
+                    InboundEvent.status == "pending",
+                )
+                .order_by(InboundEvent.id)
+                .limit(1)
+            ).first()
+
+    async def drain(self, conversation_id: str) -> list[tuple[int, str, list[dict[str, Any]]]]:
+        """Answer the conversation's pending deliveries, oldest first, under its lease; returns
+        (event id, mode, answers) of those this call answered. Nothing when another worker holds
+        the conversation: it looks again for pending deliveries after giving it back, so none is
+        left behind. EngineUnavailable stops here: that delivery and the later ones stay pending,
+        in order, for the worker."""
+        done: list[tuple[int, str, list[dict[str, Any]]]] = []
+        while (token := self._take(conversation_id)) is not None:
+            keeper = asyncio.create_task(self._keep(conversation_id, token))
+            try:
+                while (event := self._next_pending(conversation_id)) is not None:
+                    answered = await self._answer_one(event, token)
+                    if answered is None:  # our lease lapsed: the new holder answers
+                        return done
+                    done.append((event.id, *answered))
+            finally:
+                keeper.cancel()
+                self._give_back(conversation_id, token)
+            if self._next_pending(conversation_id) is None:
+                break  # else one arrived while we were giving the conversation back
+        return done
+
+    async def _answer_one(
+        self, event: InboundEvent, token: str
+    ) -> tuple[str, list[dict[str, Any]]] | None:
+        """(mode, answers) of one delivery, stored; None when the lease was lost meanwhile."""
         with self.sessions() as session:
             conversation = session.get(Conversation, event.conversation_id)
             mode, language = conversation.mode, conversation.language or event.language_hint
         if mode == "human":  # the counsellor reads it in the inbox; the bot stays silent
-            return mode, self._finish(event_id, [], language)
+            return self._finish(event, [], token, mode)
         if event.text is None:  # voice, photo, sticker...: in both languages until one is known
             said = (
                 gateway_text("unsupported_content", language)
                 if language
                 else "\n\n".join(both("unsupported_content").values())
             )
-            note = [{"text": said}]
-            return mode, self._finish(event_id, note, language)
+            return self._finish(event, [{"text": said}], token, mode)
         metadata = {"channel": event.channel, "language_hint": event.language_hint}
-        try:
-            answers = await self.rasa.send(event.conversation_id, event.text, metadata)
-        except EngineUnavailable:
-            self._release(event_id)
-            raise
+        answers = await self.rasa.send(event.conversation_id, event.text, metadata)
         if event.channel != "web":  # the widget shows the notice in its own frame
             answers = self._privacy_notice_first(event.conversation_id, language) + answers
-        out = self._finish(event_id, answers, language)
-        if self._erase_requested(event.conversation_id):  # Rasa has saved the turn: erase now
+        finished = self._finish(event, answers, token, mode)
+        if finished and self._erase_requested(event.conversation_id):  # Rasa saved the turn
             erase_conversation(self.sessions, self.tracker, event.conversation_id)
-        return mode, out
+        return finished
+
+    def _finish(
+        self, event: InboundEvent, answers: list[dict[str, Any]], token: str, mode: str
+    ) -> tuple[str, list[dict[str, Any]]] | None:
+        """Store the answers, queue them for a channel and mark the delivery done, in one
+        transaction, only while we still hold the conversation: answered exactly once."""
+        with self.sessions() as session:
+            if not self._renew(session, event.conversation_id, token):
+                return None
+            conversation = session.get(Conversation, event.conversation_id)
+            stored = [
+                relay.record(session, conversation, "bot", a["text"], a.get("buttons"))
+                for a in answers
+            ]
+            session.flush()
+            out = [_shown(m) for m in stored]
+            marked = session.execute(
+                update(InboundEvent)
+                .where(InboundEvent.id == event.id, InboundEvent.status == "pending")
+                .values(status="done", answer_ids=[m.id for m in stored])
+            )
+            if marked.rowcount != 1:
+                session.rollback()
+                return None
+            if conversation.channel != "web":
+                relay.enqueue_for_channel(session, conversation, out)
+            session.commit()
+            return mode, out
+
+    async def process(self, event_id: int) -> tuple[str, list[dict[str, Any]]]:
+        """(mode, answers) for one stored delivery (the web chat waits for them); raises
+        EngineUnavailable (the delivery stays pending). Earlier pending messages of the same
+        conversation are answered first, and their answers come along."""
+        with self.sessions() as session:
+            conversation_id = session.get(InboundEvent, event_id).conversation_id
+        deadline = time.monotonic() + self.settings.rasa_timeout_s + self.settings.inbound_lease_s
+        while True:
+            answered = await self.drain(conversation_id)
+            if any(done_id == event_id for done_id, _, _ in answered):
+                mode = next(m for done_id, m, _ in answered if done_id == event_id)
+                upto = [a for done_id, _, a in answered if done_id <= event_id]
+                return mode, [answer for answers in upto for answer in answers]
+            with self.sessions() as session:  # answered by another worker or gateway?
+                event = session.get(InboundEvent, event_id)
+                mode = session.get(Conversation, conversation_id).mode
+                if event.status == "done":
+                    messages = [session.get(Message, i) for i in event.answer_ids or []]
+                    return mode, [_shown(m) for m in messages if m is not None]
+            if time.monotonic() > deadline:  # the page's poll shows the answer when it comes
+                return mode, []
+            await asyncio.sleep(0.1)
 
     def _privacy_notice_first(self, conversation_id: str, language: str | None) -> list[dict]:
         """The first answer of a Telegram or WhatsApp conversation starts with the notice."""
         with self.sessions() as session:
             answered = session.scalar(
                 select(Message.id)
-                .where(Message.conversation_id == conversation_id, Message.author != "person")
+                .where(Message.conversation_id == conversation_id, Message.author == "bot")
                 .limit(1)
             )
         if answered:
@@ -215,46 +327,80 @@ class Conversations:
             conversation = session.get(Conversation, conversation_id)
             return bool(conversation and conversation.erase_requested)
 
-    def _release(self, event_id: int) -> None:
-        with self.sessions() as session:
-            session.execute(
-                update(InboundEvent).where(InboundEvent.id == event_id).values(due_at=now())
-            )
-            session.commit()
-
     def tell_engine_down(self, event_id: int) -> None:
-        """On a channel, the person hears at once that we are in trouble (and the crisis lines)."""
+        """On a channel, the person hears at once that we are in trouble, with the crisis lines
+        (in both languages until theirs is known); once, until the bot answers again."""
         with self.sessions() as session:
             event = session.get(InboundEvent, event_id)
             conversation = session.get(Conversation, event.conversation_id)
-            language = conversation.language or event.language_hint or "fr"
-            relay.send_to_person(
-                session, conversation, gateway_text("engine_down", language), author="system"
+            last = session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation.id, Message.author != "person")
+                .order_by(Message.id.desc())
+                .limit(1)
+            ).first()
+            notices = {*both("engine_down").values(), "\n\n".join(both("engine_down").values())}
+            if last is not None and last.author == "system" and last.text in notices:
+                return  # already told, and nothing answered since
+            language = conversation.language or event.language_hint
+            said = (
+                gateway_text("engine_down", language)
+                if language
+                else "\n\n".join(both("engine_down").values())
             )
+            relay.send_to_person(session, conversation, said, author="system")
             session.commit()
 
     async def answer(self, event_id: int) -> None:
-        """Process a channel delivery in the background; trouble is said once, then retried."""
+        """Answer a channel delivery in the background (the webhook is already acknowledged);
+        trouble is said at once, and the worker answers when the engine is back."""
+        with self.sessions() as session:
+            conversation_id = session.get(InboundEvent, event_id).conversation_id
         try:
-            await self.process(event_id)
+            await self.drain(conversation_id)
         except EngineUnavailable:
             self.tell_engine_down(event_id)
+        except Exception:
+            logger.exception("answering a delivery failed; the worker retries it")
 
-    async def retry_pending(self, interval_s: float = 5.0) -> None:
-        """The worker: deliveries still pending (engine was down, process died) are answered."""
+    def _waiting(self, limit: int = 50) -> list[str]:
+        """Conversations with pending deliveries that nobody holds (engine was down, a gateway
+        died, a web request gave up)."""
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(InboundEvent.conversation_id)
+                    .join(Conversation, Conversation.id == InboundEvent.conversation_id)
+                    .where(
+                        InboundEvent.status == "pending",
+                        or_(
+                            Conversation.inbound_lease_until.is_(None),
+                            Conversation.inbound_lease_until <= now(),
+                        ),
+                    )
+                    .group_by(InboundEvent.conversation_id)
+                    .order_by(func.min(InboundEvent.id))
+                    .limit(limit)
+                )
+            )
+
+    async def retry_once(self) -> int:
+        """One pass of the worker; returns how many deliveries it answered."""
+        results = await asyncio.gather(
+            *(self.drain(conversation_id) for conversation_id in self._waiting()),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, Exception) and not isinstance(result, EngineUnavailable):
+                logger.error("retrying a conversation failed: %s", type(result).__name__)
+        return sum(len(result) for result in results if isinstance(result, list))
+
+    async def retry_pending(self, interval_s: float | None = None) -> None:
+        """The worker: deliveries still pending (engine was down, a gateway died) are answered,
+        by whichever gateway gets there first."""
         while True:
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(interval_s or self.settings.inbound_retry_s)
             try:
-                with self.sessions() as session:
-                    due = session.scalars(
-                        select(InboundEvent.id)
-                        .where(InboundEvent.status == "pending", InboundEvent.due_at <= now())
-                        .order_by(InboundEvent.id)
-                        .limit(50)
-                    ).all()
-                for event_id in due:
-                    await self.process(event_id)
-            except EngineUnavailable:
-                continue  # still down: try again later
-            except Exception:
+                await self.retry_once()
+            except Exception:  # the database restarting must not kill the worker
                 logger.exception("retrying pending deliveries failed")

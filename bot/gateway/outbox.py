@@ -19,8 +19,8 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot.gateway.store.db import lease
 from bot.gateway.store.models import OutboxItem, now
@@ -103,12 +103,25 @@ class Outbox:
             raise DeliveryError(type(error).__name__) from error
 
     def _lease_due(self, limit: int = 20) -> list[OutboxItem]:
-        """Take due items for this worker: others skip them until the lease runs out."""
+        """Take due items for this worker: others skip them until the lease runs out. A channel
+        message waits while an earlier one to the same person is still pending (being sent, or
+        backing off after a 429): people get their messages in order."""
+        earlier = aliased(OutboxItem)
         leased = []
         with self.sessions() as session:
             due = session.scalars(
                 select(OutboxItem.id)
                 .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now())
+                .where(
+                    or_(
+                        OutboxItem.kind != "channel",
+                        ~exists().where(
+                            earlier.target == OutboxItem.target,
+                            earlier.status == "pending",
+                            earlier.id < OutboxItem.id,
+                        ),
+                    )
+                )
                 .order_by(OutboxItem.id)
                 .limit(limit)
             ).all()
@@ -116,40 +129,70 @@ class Outbox:
                 if lease(session, OutboxItem.next_attempt_at, item_id, LEASE_S):
                     leased.append(item_id)
             session.commit()
-            return list(session.scalars(select(OutboxItem).where(OutboxItem.id.in_(leased))))
+            return list(
+                session.scalars(
+                    select(OutboxItem).where(OutboxItem.id.in_(leased)).order_by(OutboxItem.id)
+                )
+            )
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         delay = min(self.settings.outbox_base_s * 2 ** (attempts - 1), self.settings.outbox_max_s)
         return timedelta(seconds=max(delay, retry_after or 0))
 
-    async def deliver_due(self) -> int:
-        """One pass: deliver every due item; returns how many were sent."""
-        sent = 0
-        for item in self._lease_due():
-            error: DeliveryError | None = None
-            try:
-                await self.senders[item.kind](item)
-            except DeliveryError as failure:
-                error = failure
+    async def _deliver(self, item: OutboxItem) -> bool:
+        """Send one item and record the outcome; True when it was sent."""
+        try:
+            await self.senders[item.kind](item)
+        except DeliveryError as error:
             with self.sessions() as session:
                 stored = session.get(OutboxItem, item.id)
                 stored.attempts += 1
-                if error is None:
-                    stored.status, stored.sent_at = "sent", now()
-                    sent += 1
-                elif error.permanent or stored.attempts >= self.settings.outbox_max_attempts:
-                    stored.status, stored.last_error = "failed", str(error)[:256]
+                stored.last_error = str(error)[:256]
+                if error.permanent or stored.attempts >= self.settings.outbox_max_attempts:
+                    stored.status = "failed"
                     logger.error(
                         "outbox item %s given up after %s attempts", item.id, stored.attempts
                     )
                 else:
-                    stored.last_error = str(error)[:256]
                     stored.next_attempt_at = now() + self._backoff(
                         stored.attempts, error.retry_after
                     )
                     logger.warning("outbox item %s (%s) failed: %s", item.id, item.kind, error)
                 session.commit()
+            return False
+        with self.sessions() as session:  # one statement: the sent-but-unrecorded gap is short
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id)
+                .values(status="sent", sent_at=now(), attempts=OutboxItem.attempts + 1)
+            )
+            session.commit()
+        return True
+
+    async def _deliver_in_order(self, items: list[OutboxItem]) -> int:
+        """One target's items, in order; after a failure the rest wait for the next pass."""
+        sent = 0
+        for position, item in enumerate(items):
+            if not await self._deliver(item):
+                with self.sessions() as session:  # give back what this pass will not send
+                    session.execute(
+                        update(OutboxItem)
+                        .where(OutboxItem.id.in_([i.id for i in items[position + 1 :]]))
+                        .values(next_attempt_at=now())
+                    )
+                    session.commit()
+                break
+            sent += 1
         return sent
+
+    async def deliver_due(self) -> int:
+        """One pass: deliver every due item, each target's in order and targets side by side
+        (one person's pacing never holds the others up); returns how many were sent."""
+        by_target: dict[str, list[OutboxItem]] = {}
+        for item in self._lease_due():
+            by_target.setdefault(f"{item.kind}:{item.target}", []).append(item)
+        counts = await asyncio.gather(*(self._deliver_in_order(i) for i in by_target.values()))
+        return sum(counts)
 
     async def run(self, interval_s: float = 1.0) -> None:
         """The worker loop (a task of the gateway's lifespan)."""

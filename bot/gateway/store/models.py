@@ -54,6 +54,10 @@ class Conversation(Base):
     needs: Mapped[list[Any] | None] = mapped_column(JSON)
     distress_level: Mapped[str | None] = mapped_column(String(12))  # the highest seen
     urgency: Mapped[str | None] = mapped_column(String(8))
+    # The gateway answering this conversation's messages (bot/gateway/inbound.py): one at a
+    # time and in order, whichever gateway received them; the lease lapses if that gateway dies.
+    inbound_lease_until: Mapped[datetime | None]
+    inbound_lease_owner: Mapped[str | None] = mapped_column(String(32))
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id", cascade="all, delete-orphan"
@@ -178,7 +182,10 @@ class InboundEvent(Base):
     delivered again) are recognised, and what was not processed yet survives a restart."""
 
     __tablename__ = "inbound_events"
-    __table_args__ = (UniqueConstraint("channel", "event_id", name="uq_inbound_channel_event"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "event_id", name="uq_inbound_channel_event"),
+        Index("ix_inbound_pending", "status", "conversation_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -191,3 +198,5 @@ class InboundEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=now)
     # Not before: a worker that takes it pushes this forward (a lease); a crash lets it expire.
     due_at: Mapped[datetime] = mapped_column(default=now, index=True)
+    # The stored messages that answered it (the web chat's HTTP answer, whoever computed it).
+    answer_ids: Mapped[list[Any] | None] = mapped_column(JSON)
