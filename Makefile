@@ -12,7 +12,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -name '*.yml' 2>/
 CASES ?= ../shared/eval/sample.yml
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup train run shell test test-app test-engine evaluate bench audit lint format lock clean
+.PHONY: help setup train run shell test test-app test-engine test-scale evaluate bench audit lint format lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test-engine:  ## Tests that need Rasa: components, data validation, test stories
 
 test-app:  ## Gateway, end-to-end (real services on loopback) and browser tests
 	@$(APP)/python -m pytest -q tests --ignore=tests/engine
+
+test-scale: setup $(MODEL)  ## Two replicas on real PostgreSQL and Redis, and the replay test
+	@$(APP)/python -m pytest -q tests/scale tests/reliability
 
 audit: setup  ## Known vulnerabilities in both lock files (docs/security.md); the engine's are reported
 	@$(APP)/pip-audit --no-deps --disable-pip --progress-spinner off -r requirements/app.lock

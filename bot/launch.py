@@ -40,8 +40,23 @@ def engine_environment(settings: Settings) -> dict[str, str]:
         "RELAIS_TRACKER_DB": settings.tracker_db_path,
         "RELAIS_TRACKER_USER": settings.tracker_user,
         "RELAIS_TRACKER_PASSWORD": settings.tracker_password,
+        **lock_store_environment(settings),
         "SANIC_HOST": settings.engine_host,  # the action server's bind address
         "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+
+def lock_store_environment(settings: Settings) -> dict[str, str]:
+    """Rasa's lock store: Redis when a host is set, else in memory (every variable is set
+    either way: Rasa refuses an endpoints file that names an unset one)."""
+    host, _, port = settings.lock_store_host.partition(":")
+    return {
+        "RELAIS_LOCK_STORE": "redis" if host else "in_memory",
+        "RELAIS_LOCK_STORE_URL": host,
+        "RELAIS_LOCK_STORE_PORT": port or "6379",
+        "RELAIS_LOCK_STORE_DB": str(settings.lock_store_db),
+        "RELAIS_LOCK_STORE_PASSWORD": settings.lock_store_password,
+        "TICKET_LOCK_LIFETIME": str(settings.lock_lifetime_s),
     }
 
 
@@ -164,6 +179,10 @@ def _settings_env(settings: Settings) -> dict[str, str]:
         "RELAIS_VAR_DIR": str(settings.var_dir),
         "RELAIS_API_TOKEN": settings.api_token,
         "RELAIS_INBOX_HOURS": settings.inbox_hours,
+        "RELAIS_DATABASE_URL": settings.database,
+        "RELAIS_RASA_URL": settings.rasa_base_url,
+        "RELAIS_INBOUND_LEASE_S": str(settings.inbound_lease_s),
+        "RELAIS_INBOUND_RETRY_S": str(settings.inbound_retry_s),
         "RELAIS_GATEWAY_URL": settings.gateway_base_url,
         # plain HTTP on loopback: a Secure cookie would never come back (explicit value wins)
         "RELAIS_COOKIE_SECURE": os.environ.get(
