@@ -109,6 +109,11 @@ class Settings:
     outbox_base_s: float = field(default_factory=lambda: float(_env("RELAIS_OUTBOX_BASE_S", "2")))
     outbox_max_s: float = field(default_factory=lambda: float(_env("RELAIS_OUTBOX_MAX_S", "600")))
     outbox_max_attempts: int = field(default_factory=lambda: _int("RELAIS_OUTBOX_MAX_ATTEMPTS", 20))
+    # A worker takes an item for this long; if its gateway dies mid-delivery, another one
+    # delivers it after the lease (so a message may, rarely, arrive twice: at-least-once).
+    outbox_lease_s: float = field(
+        default_factory=lambda: float(_env("RELAIS_OUTBOX_LEASE_S", "60"))
+    )
     # Inbound queue (bot/gateway/inbound.py): a gateway takes a conversation for this many
     # seconds (renewed while it works on it), so another gateway takes over when it dies; pending
     # deliveries (engine down, a gateway gone) are looked for every inbound_retry_s seconds.

@@ -28,7 +28,6 @@ from bot.settings import Settings
 from connectors.base import retry_after
 
 logger = logging.getLogger("relais.outbox")
-LEASE_S = 60
 SIGNATURE_HEADER = "X-Relais-Signature-256"
 
 
@@ -126,7 +125,9 @@ class Outbox:
                 .limit(limit)
             ).all()
             for item_id in due:
-                if lease(session, OutboxItem.next_attempt_at, item_id, LEASE_S):
+                if lease(
+                    session, OutboxItem.next_attempt_at, item_id, self.settings.outbox_lease_s
+                ):
                     leased.append(item_id)
             session.commit()
             return list(
