@@ -37,6 +37,7 @@ REPORTED = {
     "distress_level": "distress_level",
     "urgency": "urgency",
 }
+CARRIED = ("distress_level", "distress_cues")
 CHANNEL_SENDER = re.compile(r"^(web|telegram|whatsapp):[\w-]{1,100}$")
 
 
@@ -46,6 +47,29 @@ def _reported(name: str, value: Any) -> Any:
     if name == "needs":
         return [n for n in value or [] if n != "other"]
     return value
+
+
+def carried_distress(tracker: Tracker) -> dict[str, Any] | None:
+    """The distress state a new session started with (slots carried over), as one parse.
+
+    A session ends after a day without messages or after bot/rasa_server.MAX_SESSION_USER_MESSAGES
+    messages; Rasa then sends only the new session's events, so the highest level and the cues of
+    the earlier sessions come from the slots that action_session_start carried over.
+    """
+    events = tracker.events
+    starts = [i for i, e in enumerate(events) if e.get("event") == "session_started"]
+    if not starts:
+        return None
+    carried: dict[str, Any] = {}
+    for event in events[starts[-1] :]:
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "slot" and event.get("name") in CARRIED:
+            carried[event["name"]] = event.get("value")
+    level = carried.get("distress_level") or "none"
+    if level == "none":
+        return None
+    return {"distress": {"level": level, "cues": carried.get("distress_cues") or []}}
 
 
 def user_parses(tracker: Tracker) -> list[dict[str, Any]]:
@@ -82,7 +106,8 @@ def profile_updates(tracker: Tracker) -> dict[str, Any]:
     text = message.get("text") or ""
     if intent == "inform" and not tracker.get_slot("situation") and not text.startswith("/"):
         updates["situation"] = text[:SITUATION_MAX_CHARS]
-    updates.update(distress_slots(user_parses(tracker)))
+    carried = carried_distress(tracker)
+    updates.update(distress_slots(([carried] if carried else []) + user_parses(tracker)))
     if (tracker.active_loop or {}).get("name") == "intake_form" and intent not in ANSWER_INTENTS:
         # Not an answer (a distress message, a request for a person, a question): Rasa lets the
         # rules answer only when the message filled none of the form's slots, so none is set.
@@ -119,7 +144,10 @@ class ValidateSlotMappings(Action):
     ) -> list[EventType]:
         current = tracker.current_slot_values()
         updates = profile_updates(tracker)
-        if response := response_before_answer(user_parses(tracker)):
+        response = response_before_answer(user_parses(tracker))
+        if response == "utter_empathy_moderate" and carried_distress(tracker):
+            response = None  # distress was acknowledged in an earlier session
+        if response:
             dispatcher.utter_message(text=variation_text(response, updates["language"]))
         changed = {name: value for name, value in updates.items() if current.get(name) != value}
         if set(changed) & set(REPORTED) and CHANNEL_SENDER.match(tracker.sender_id):

@@ -1,18 +1,36 @@
-"""`python -m bot.rasa_server run ...`: Rasa's own command line, with one measured fix.
+"""`python -m bot.rasa_server run ...`: Rasa's own command line, with two measured fixes.
 
-Rasa 3.6 validates every action server response with `jsonschema.validate`, which checks the
-schema itself again on every call; under load that was 65 % of the Rasa server's CPU (py-spy,
-`make bench`). Here the same validation runs with a validator built once per schema. The
-responses are checked against the same schema, with the same errors raised.
+1. Rasa 3.6 validates every action server response with `jsonschema.validate`, which checks the
+   schema itself again on every call; under load that was 65 % of the Rasa server's CPU (py-spy,
+   `make bench`). Here the same validation runs with a validator built once per schema. The
+   responses are checked against the same schema, with the same errors raised.
+2. Bounded sessions. Everything Rasa does per message is linear in the events of the current
+   session: the SQL tracker store loads them, the tracker replays them for every action
+   (`DialogueStateTracker.copy`, `travel_back_in_time`, the form's temporary tracker) and the
+   whole tracker goes to the action server on every custom action. At turn 200 of one
+   conversation a reply took 30x longer than at turn 1 (py-spy: 80 % of the server's time in
+   `replay_events`). Rasa only starts a new session after a time without messages; here a session
+   also ends after MAX_SESSION_USER_MESSAGES messages, with Rasa's own `action_session_start`,
+   which carries every slot over (domain.yml, session_config): language, profile, the highest
+   distress level and its cues, an open crisis, the handoff. An active form stays active. A
+   session is never cut while a crisis check-in is pending or after a misunderstanding (both
+   count messages of the session; actions/profile_slots.py carries the distress state itself).
+   docs/performance.md has the measurements.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 import jsonschema
+
+# Messages of one session before the next message starts a new one (slots carried over).
+MAX_SESSION_USER_MESSAGES = int(os.environ.get("RELAIS_SESSION_MAX_MESSAGES", "20"))
+# bot/intake/safety_state.CHECK_IN_AFTER: the check-in counts messages after a critical one.
+CHECK_IN_AFTER = 3
 
 
 def _cached_validate(instance: Any, schema: dict, cls: Any = None, *args: Any, **kwargs: Any):
@@ -30,8 +48,48 @@ def _cached_validate(instance: Any, schema: dict, cls: Any = None, *args: Any, *
 _VALIDATORS: dict[str, Any] = {}
 
 
+def session_too_long(events: list[Any], limit: int = MAX_SESSION_USER_MESSAGES) -> bool:
+    """Whether the current session (events after the last SessionStarted) should end now."""
+    from rasa.shared.core.events import SessionStarted, UserUttered
+
+    parses = []
+    for event in reversed(events):
+        if isinstance(event, SessionStarted):
+            break
+        if isinstance(event, UserUttered):
+            parses.append(event.parse_data or {})
+    if len(parses) < limit:
+        return False
+    recent = parses[: CHECK_IN_AFTER + 1]  # newest first
+    if any((p.get("distress") or {}).get("level") == "critical" for p in recent):
+        return False  # the check-in a few messages after a crisis is still to come
+    return (parses[0].get("intent") or {}).get("name") != "nlu_fallback"
+
+
+def _bound_sessions() -> None:
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.events import ActiveLoop
+
+    expired_by_time = MessageProcessor._has_session_expired
+    update_session = MessageProcessor._update_tracker_session
+
+    def has_session_expired(self, tracker) -> bool:
+        return expired_by_time(self, tracker) or session_too_long(tracker.events)
+
+    async def update_tracker_session(self, tracker, output_channel, metadata=None) -> None:
+        cut = session_too_long(tracker.events) and not expired_by_time(self, tracker)
+        loop = tracker.active_loop_name
+        await update_session(self, tracker, output_channel, metadata)
+        if cut and loop:  # the form goes on where it was (requested_slot is carried over)
+            tracker.update(ActiveLoop(loop), self.domain)
+
+    MessageProcessor._has_session_expired = has_session_expired
+    MessageProcessor._update_tracker_session = update_tracker_session
+
+
 def main() -> None:
     jsonschema.validate = _cached_validate
+    _bound_sessions()
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"
