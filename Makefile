@@ -10,6 +10,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find nlu_data -name '*.yml' 2>/
 	bot/safety/data/distress_train.yml bot/safety/classifier.py bot/safety/normalise.py \
 	bot/safety/sms.yml bot/safety/lexicon.yml
 CASES ?= ../shared/eval/sample.yml
+SOAK ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: help setup train run shell test test-app test-engine test-scale evaluate bench audit lint format lock clean
@@ -56,8 +57,8 @@ audit: setup  ## Known vulnerabilities in both lock files (docs/security.md); th
 evaluate: setup $(MODEL)  ## Score CASES=file.yml (FORMAT.md) with the trained model; JSON on stdout
 	@$(ENGINE)/python -m bot.evaluate $(CASES) --json
 
-bench: setup $(MODEL)  ## Speed and memory figures of the whole stack (prints, writes var/bench.json)
-	@$(APP)/python -m bot.bench
+bench: setup $(MODEL)  ## Speed and memory figures (var/bench.json); SOAK=1 adds a 20 000-message soak
+	-@SOAK=$(SOAK) $(APP)/python -m bot.bench
 
 lint:  ## ruff check and format check
 	@$(APP)/ruff check . && $(APP)/ruff format --check .
