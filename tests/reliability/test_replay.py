@@ -109,7 +109,7 @@ class Deliveries:
                     return
             except httpx.HTTPError:
                 pass  # the gateway is down (or died mid-request): the channel tries again
-            time.sleep(random.uniform(0.05, 0.3))
+            time.sleep(random.uniform(0.2, 0.6))
 
 
 @pytest.fixture
@@ -211,4 +211,15 @@ def test_webhooks_delivered_several_times_while_the_gateway_is_killed(
     for who, replies in received.items():
         notice, *answers = replies
         assert not notice.startswith("echo:"), f"{who}: the privacy notice comes first"
+        if answers != expected[who]:
+            import sqlite3
+
+            db = sqlite3.connect(gateway.settings.var_dir / "gateway.db")
+            rows = db.execute(
+                "SELECT id, attempts, status, last_error, substr(payload, 1, 80) FROM outbox"
+                " WHERE target LIKE ?",
+                (f"%{who}",),
+            ).fetchall()
+            print("\n".join(map(str, rows)))
+            print([a[-14:] for a in answers])
         assert answers == expected[who], f"{who}: duplicates, losses or disorder"
