@@ -41,7 +41,7 @@ CONCURRENCY = 20
 CONVERSATIONS = 60  # 600 messages per run
 LONG_TURNS = 200
 WINDOW = 20  # turns 1-20 versus 181-200 of the long conversation
-WEBHOOKS_PER_S = 5
+WEBHOOKS_PER_S = 2
 SOAK_MESSAGES = 20_000
 TELEGRAM_SECRET = "bench-secret"  # the benchmark's own settings (a throwaway stack)
 SCRIPTS = {
@@ -209,18 +209,8 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
         await _play(via_gateway, 4)  # warm-up
         await _play(direct, 4)
 
-        stop = asyncio.Event()
-        hooks = asyncio.create_task(_webhooks(client, f"{gateway}/webhooks/telegram", stop))
         full = await _play(via_gateway, CONVERSATIONS)
-        stop.set()
-        acks = await hooks
         figures |= {f"full_{k}": v for k, v in full.items()}
-        figures["webhook_acks"] = len(acks)
-        figures["webhook_ack_errors"] = sum(a == float("inf") for a in acks)
-        figures["webhook_ack_p50_ms_under_load"] = _percentile(acks, 0.50)
-        figures["webhook_ack_p99_ms_under_load"] = _percentile(acks, 0.99)
-        await asyncio.sleep(5)  # let the webhook conversations' answers drain
-
         baseline = await _play(direct, CONVERSATIONS)
         figures |= {f"direct_{k}": v for k, v in baseline.items()}
         figures["gateway_to_direct_throughput_ratio"] = round(
@@ -228,6 +218,19 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
         )
         for name, process in stack.processes.items():
             figures[f"{name}_rss_mb"] = _rss_mb(process.pid)
+
+        # Webhooks while Rasa is saturated by the chat: only the acknowledgement is timed (the
+        # answers go through the inbound queue and the outbox to the Telegram stub).
+        stop = asyncio.Event()
+        hooks = asyncio.create_task(_webhooks(client, f"{gateway}/webhooks/telegram", stop))
+        await _play(via_gateway, CONVERSATIONS // 2)
+        stop.set()
+        acks = await hooks
+        figures["webhook_acks"] = len(acks)
+        figures["webhook_ack_errors"] = sum(a == float("inf") for a in acks)
+        figures["webhook_ack_p50_ms_under_load"] = _percentile(acks, 0.50)
+        figures["webhook_ack_p99_ms_under_load"] = _percentile(acks, 0.99)
+        await asyncio.sleep(10)  # let the webhook conversations' answers drain
 
         user, turns = uuid.uuid4().hex, []
         script = SCRIPTS[("fr", "intake")]
