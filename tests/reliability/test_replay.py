@@ -6,6 +6,10 @@ message answered exactly once, in order, per person: zero duplicates, zero losse
 The engine is a stub of Rasa's REST channel that echoes each message (after a short random
 delay, so that kills also land while the gateway waits for it): the real Rasa would make the
 test minutes long and is covered by tests/scale; what is tested here is the gateway's queue.
+
+Channel messages are sent at least once (docs/deployment.md, Limits): a kill in the
+milliseconds between the channel's API taking a message and the database recording it would
+send it again, and this test would fail and say so. That is the one gap it can find.
 """
 
 from __future__ import annotations
