@@ -113,11 +113,12 @@ async def _play(send, conversations: int) -> dict[str, float]:
 
 def _rss_mb(pid: int) -> float:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # the process has exited: it holds no memory
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
     return 0.0
 
 

@@ -220,11 +220,11 @@ def _sender_id(body: bytes) -> str | None:
 
 
 class _TooLarge(Exception):
-    pass
+    """The body went over its limit while being read: answered 413, the rest never read."""
 
 
 class _Disconnected(Exception):
-    pass
+    """The client went away while its body was being read: nothing to answer."""
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
