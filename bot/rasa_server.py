@@ -88,6 +88,11 @@ def _bound_sessions() -> None:
 
 
 def main() -> None:
+    # Before Rasa: at import, skops (which loads the intent classifier) looks up the module of
+    # every numpy and scipy ufunc by scanning sys.modules; after Rasa has imported TensorFlow
+    # that scan took ~9 s of the cold start, before it ~1 s (docs/performance.md).
+    import skops.io  # noqa: F401
+
     jsonschema.validate = _cached_validate
     _bound_sessions()
     from rasa.__main__ import main as rasa_main

@@ -3,8 +3,12 @@
 #   .venv/app     the machine's python3 (3.10+): gateway, channels, tests
 #   .venv/engine  Python 3.10: Rasa 3.6 server, action server, our NLU components
 # Idempotent: a stamp per environment records which lock file it was built from.
+# Bytecode is compiled at install time: with PYTHONDONTWRITEBYTECODE set (as on our CI machine)
+# Python would otherwise compile TensorFlow's sources again at every start of Rasa, about a third
+# of its cold start (py-spy, docs/performance.md).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+SELF="$(realpath "$0")"
+cd "$(dirname "$SELF")/.."
 
 find_python310() {
   local candidates=()
@@ -26,8 +30,12 @@ find_python310() {
   return 1
 }
 
-stamp_ok() {  # stamp_ok ENV LOCK: true when ENV was built from this exact LOCK and pyproject
-  [ -f "$1/.lock-stamp" ] && [ "$(cat "$1/.lock-stamp")" = "$(cat "$2" pyproject.toml | sha256sum)" ]
+stamp() {  # what an environment is built from: its lock file, pyproject.toml and this script
+  cat "$1" pyproject.toml "$SELF" | sha256sum
+}
+
+stamp_ok() {  # stamp_ok ENV LOCK: true when ENV was built from exactly these
+  [ -f "$1/.lock-stamp" ] && [ "$(cat "$1/.lock-stamp")" = "$(stamp "$2")" ]
 }
 
 if ! stamp_ok .venv/app requirements/app.lock; then
@@ -36,9 +44,9 @@ if ! stamp_ok .venv/app requirements/app.lock; then
   "$PY3" -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ needed"'
   [ -x .venv/app/bin/python ] || "$PY3" -m venv .venv/app
   .venv/app/bin/python -m pip install -q --disable-pip-version-check "uv>=0.5"
-  .venv/app/bin/uv pip sync -q --python .venv/app/bin/python requirements/app.lock
+  .venv/app/bin/uv pip sync -q --compile-bytecode --python .venv/app/bin/python requirements/app.lock
   .venv/app/bin/uv pip install -q --python .venv/app/bin/python --no-deps -e .
-  cat requirements/app.lock pyproject.toml | sha256sum > .venv/app/.lock-stamp
+  stamp requirements/app.lock > .venv/app/.lock-stamp
 fi
 
 if ! stamp_ok .venv/engine requirements/engine.lock; then
@@ -53,7 +61,7 @@ MSG
     exit 1
   fi
   [ -x .venv/engine/bin/python ] || .venv/app/bin/uv venv -q --python "$PY310" .venv/engine
-  .venv/app/bin/uv pip sync -q --python .venv/engine/bin/python requirements/engine.lock
+  .venv/app/bin/uv pip sync -q --compile-bytecode --python .venv/engine/bin/python requirements/engine.lock
   .venv/app/bin/uv pip install -q --python .venv/engine/bin/python --no-deps -e .
-  cat requirements/engine.lock pyproject.toml | sha256sum > .venv/engine/.lock-stamp
+  stamp requirements/engine.lock > .venv/engine/.lock-stamp
 fi
