@@ -74,16 +74,3 @@ def test_unknown_words_become_nlu_fallback_and_survive_persistence(tmp_path):
     assert gibberish.get("intent")["name"] == "nlu_fallback"
     assert known.get("intent")["name"] == "inform"
     assert digits.get("intent")["name"] == "inform"
-
-
-def test_the_rasa_server_wrapper_validates_like_jsonschema():
-    import jsonschema
-    import pytest
-
-    from bot.rasa_server import _cached_validate
-
-    schema = {"type": "object", "properties": {"events": {"type": "array"}}}
-    _cached_validate({"events": []}, schema)
-    _cached_validate({"events": []}, dict(schema))  # same schema, new object: cached validator
-    with pytest.raises(jsonschema.ValidationError):
-        _cached_validate({"events": "not a list"}, schema)

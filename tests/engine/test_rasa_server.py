@@ -1,0 +1,80 @@
+"""The speed fixes of bot/rasa_server.py answer exactly what Rasa's own code answers."""
+
+import copy
+
+import jsonschema
+import pytest
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+
+from bot.rasa_server import _cache_event_classes, _cached_validate
+
+RESPONSE_SCHEMA = RemoteAction.action_response_format_spec()
+VALID = [
+    {"events": [], "responses": []},
+    {},
+    {
+        "events": [
+            {"event": "slot", "name": "language", "value": "fr", "timestamp": None},
+            {"event": "active_loop", "name": "intake_form"},
+            {"event": "followup", "name": "action_listen"},
+            {"event": "bot", "text": "Bonjour", "metadata": {}},
+        ],
+        "responses": [{"text": "Bonjour"}],
+    },
+]
+INVALID = [
+    {"events": "not a list"},
+    {"events": [{"event": "slot", "name": "language"}]},  # no value
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"name": "language", "value": "fr"}]},  # no event name
+    {"events": [{"event": 3}]},
+    {"events": ["slot"]},
+    {"events": [{"event": "slot", "name": "x", "value": 1, "timestamp": "yesterday"}]},
+    {"events": [], "responses": "Bonjour"},
+    {"events": [], "responses": ["Bonjour"]},
+    "not an object",
+]
+
+
+def _accepted_by_jsonschema(instance) -> bool:
+    try:
+        jsonschema.validate(instance, RESPONSE_SCHEMA)
+    except jsonschema.ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("response", VALID + INVALID)
+def test_action_responses_are_judged_as_by_jsonschema(response):
+    expected = _accepted_by_jsonschema(response)
+    assert expected == (response in VALID)
+    if expected:
+        _cached_validate(copy.deepcopy(response), RemoteAction.action_response_format_spec())
+    else:
+        with pytest.raises(jsonschema.ValidationError):
+            _cached_validate(copy.deepcopy(response), RemoteAction.action_response_format_spec())
+
+
+def test_other_schemas_are_validated_with_a_cached_validator():
+    schema = {"type": "object", "properties": {"events": {"type": "array"}}}
+    _cached_validate({"events": []}, schema)
+    _cached_validate({"events": []}, dict(schema))  # same schema, new object: cached validator
+    with pytest.raises(jsonschema.ValidationError):
+        _cached_validate({"events": "not a list"}, schema)
+
+
+def test_event_classes_are_resolved_as_rasa_does():
+    resolve = Event.resolve_by_type
+    names = ["user", "action", "slot", "session_started", "active_loop", "bot"]
+    expected = [resolve(name) for name in names]
+    _cache_event_classes()
+    try:
+        assert [Event.resolve_by_type(name) for name in names] * 2 == expected * 2
+        assert expected[:3] == [UserUttered, ActionExecuted, SlotSet]
+        assert Event.resolve_by_type("topic") is None
+        assert Event.resolve_by_type("unknown", default=SlotSet) is SlotSet
+        with pytest.raises(ValueError):
+            Event.resolve_by_type("unknown")
+    finally:
+        Event.resolve_by_type = staticmethod(resolve)
