@@ -34,11 +34,13 @@ from pathlib import Path
 
 import httpx
 
+from bot.gateway.rasa_client import RasaClient
 from bot.launch import ENGINE_BIN, Stack, free_port
 from bot.settings import ROOT, get_settings
 
 CONCURRENCY = 20
 CONVERSATIONS = 60  # 600 messages per run
+PACED_RATE = 30  # messages a second offered by CONCURRENCY people in the paced phase
 LONG_TURNS = 200
 WINDOW = 20  # turns 1-20 versus 181-200 of the long conversation
 WEBHOOKS_PER_S = 2
@@ -109,6 +111,66 @@ async def _play(send, conversations: int) -> dict[str, float]:
         "errors": errors,
         "messages": len(latencies),
     }
+
+
+async def _play_paced(send, conversations: int, rate: float) -> dict[str, float]:
+    """Like _play, but each person sends their next message CONCURRENCY / rate seconds after
+    the previous one (or as soon as it was answered, if later): `rate` messages a second are
+    offered in all, the load of people who read and type, not of a closed loop."""
+    interval = CONCURRENCY / rate
+    latencies: list[float] = []
+    errors = 0
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def conversation(index: int) -> None:
+        nonlocal errors
+        user = uuid.uuid4().hex
+        async with gate:
+            await asyncio.sleep(interval * (index % CONCURRENCY) / CONCURRENCY)  # staggered
+            for text in _script(index):
+                start = time.perf_counter()
+                try:
+                    ok = await send(user, text)
+                except httpx.HTTPError:
+                    ok = False
+                took = time.perf_counter() - start
+                latencies.append(took * 1000)
+                errors += not ok
+                await asyncio.sleep(max(0.0, interval - took))
+
+    began = time.perf_counter()
+    await asyncio.gather(*(conversation(i) for i in range(conversations)))
+    elapsed = time.perf_counter() - began
+    return {
+        "offered_msgs_per_s": rate,
+        "msgs_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": _percentile(latencies, 0.50),
+        "p95_ms": _percentile(latencies, 0.95),
+        "p99_ms": _percentile(latencies, 0.99),
+        "errors": errors,
+        "messages": len(latencies),
+    }
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 once it has exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _play_costed(stack: Stack, prefix: str, play) -> dict[str, float]:
+    """Figures of one phase, with the CPU milliseconds each process spent per message: on a
+    machine shared with other work they move much less than messages per second do."""
+    before = {name: _cpu_s(process.pid) for name, process in stack.processes.items()}
+    result = await play
+    figures = {f"{prefix}_{key}": value for key, value in result.items()}
+    for name, process in stack.processes.items():
+        spent = _cpu_s(process.pid) - before[name]
+        figures[f"{prefix}_{name}_cpu_ms_per_msg"] = round(1000 * spent / result["messages"], 1)
+    return figures
 
 
 def _rss_mb(pid: int) -> float:
@@ -202,23 +264,28 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
             response = await client.post(f"{gateway}/api/chat", json=body)
             return response.status_code == 200 and bool(response.json().get("messages"))
 
+        rasa = RasaClient(s.rasa_base_urls, 60)  # the gateway's choice of server, directly
+
         async def direct(user: str, text: str) -> bool:
             body = {"sender": f"bench:{user}", "message": text}
-            response = await client.post(f"{s.rasa_base_url}/webhooks/rest/webhook", json=body)
+            url = rasa.servers_for(f"bench:{user}")[0]
+            response = await client.post(f"{url}/webhooks/rest/webhook", json=body)
             return response.status_code == 200 and bool(response.json())
 
         await _play(via_gateway, 4)  # warm-up
         await _play(direct, 4)
 
-        full = await _play(via_gateway, CONVERSATIONS)
-        figures |= {f"full_{k}": v for k, v in full.items()}
-        baseline = await _play(direct, CONVERSATIONS)
-        figures |= {f"direct_{k}": v for k, v in baseline.items()}
+        figures["rasa_servers"] = len(s.rasa_base_urls)
+        figures |= await _play_costed(stack, "full", _play(via_gateway, CONVERSATIONS))
+        figures |= await _play_costed(stack, "direct", _play(direct, CONVERSATIONS))
         figures["gateway_to_direct_throughput_ratio"] = round(
-            full["msgs_per_s"] / baseline["msgs_per_s"], 3
+            figures["full_msgs_per_s"] / figures["direct_msgs_per_s"], 3
         )
+        paced = _play_paced(via_gateway, CONVERSATIONS, PACED_RATE)
+        figures |= await _play_costed(stack, "paced", paced)
         for name, process in stack.processes.items():
             figures[f"{name}_rss_mb"] = _rss_mb(process.pid)
+        await rasa.close()
 
         # Webhooks while Rasa is saturated by the chat: only the acknowledgement is timed (the
         # answers go through the inbound queue and the outbox to the Telegram stub).

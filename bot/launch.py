@@ -24,6 +24,10 @@ APP_BIN = ROOT / ".venv" / "app" / "bin"
 MODEL = "relais.tar.gz"
 
 
+def _rasa_name(index: int) -> str:
+    return "rasa" if index == 0 else f"rasa{index + 1}"
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now, on loopback (tests and benchmarks)."""
     with socket.socket() as sock:
@@ -67,8 +71,13 @@ class Stack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def commands(self) -> dict[str, tuple[list[str], str]]:
-        """name -> (command, health URL), for the services this stack runs."""
-        return {name: spec for name, spec in self._all_commands().items() if name in self.only}
+        """name -> (command, health URL), for the services this stack runs ("rasa" stands for
+        every Rasa server: rasa, rasa2, ...)."""
+        return {
+            name: spec
+            for name, spec in self._all_commands().items()
+            if name.rstrip("0123456789") in self.only
+        }
 
     def _all_commands(self) -> dict[str, tuple[list[str], str]]:
         s = self.settings
@@ -86,25 +95,28 @@ class Stack:
                 ],
                 f"http://{s.engine_host}:{s.action_port}/health",
             ),
-            "rasa": (
-                [
-                    str(ENGINE_BIN / "python"),
-                    "-m",
-                    "bot.rasa_server",  # Rasa's command line with a measured fix, see there
-                    "run",
-                    "--model",
-                    str(model),
-                    "--endpoints",
-                    "endpoints.yml",
-                    "--credentials",
-                    "credentials.yml",
-                    "--interface",
-                    s.engine_host,
-                    "--port",
-                    str(s.rasa_port),
-                ],
-                f"{s.rasa_base_url}/",
-            ),
+            **{
+                _rasa_name(i): (
+                    [
+                        str(ENGINE_BIN / "python"),
+                        "-m",
+                        "bot.rasa_server",  # Rasa's command line with measured fixes, see there
+                        "run",
+                        "--model",
+                        str(model),
+                        "--endpoints",
+                        "endpoints.yml",
+                        "--credentials",
+                        "credentials.yml",
+                        "--interface",
+                        s.engine_host,
+                        "--port",
+                        str(port),
+                    ],
+                    f"http://{s.engine_host}:{port}/",
+                )
+                for i, port in enumerate(s.rasa_ports)
+            },
             "gateway": (
                 [
                     str(APP_BIN / "python"),
@@ -180,7 +192,7 @@ def _settings_env(settings: Settings) -> dict[str, str]:
         "RELAIS_API_TOKEN": settings.api_token,
         "RELAIS_INBOX_HOURS": settings.inbox_hours,
         "RELAIS_DATABASE_URL": settings.database,
-        "RELAIS_RASA_URL": settings.rasa_base_url,
+        "RELAIS_RASA_URL": ",".join(settings.rasa_base_urls),
         "RELAIS_INBOUND_LEASE_S": str(settings.inbound_lease_s),
         "RELAIS_INBOUND_RETRY_S": str(settings.inbound_retry_s),
         "RELAIS_GATEWAY_URL": settings.gateway_base_url,

@@ -42,6 +42,12 @@ class Settings:
     engine_host: str = field(default_factory=lambda: _env("RELAIS_ENGINE_HOST", "127.0.0.1"))
     gateway_port: int = field(default_factory=lambda: _int("RELAIS_GATEWAY_PORT", 8000))
     rasa_port: int = field(default_factory=lambda: _int("RELAIS_RASA_PORT", 5005))
+    # Rasa servers the launcher starts on this machine, on ports rasa_port, rasa_port + 1, ...
+    # One Rasa process uses one core at most (it answers one message at a time); the gateway
+    # spreads conversations over them. Each takes about 0.9 GB of memory.
+    rasa_servers: int = field(
+        default_factory=lambda: _int("RELAIS_RASA_SERVERS", min(2, os.cpu_count() or 1))
+    )
     action_port: int = field(default_factory=lambda: _int("RELAIS_ACTION_PORT", 5055))
     var_dir: Path = field(default_factory=lambda: Path(_env("RELAIS_VAR_DIR", str(ROOT / "var"))))
     models_dir: Path = field(
@@ -59,6 +65,7 @@ class Settings:
     purge_interval_h: float = field(
         default_factory=lambda: float(_env("RELAIS_PURGE_INTERVAL_H", "24"))
     )
+    # The Rasa servers the gateway talks to, comma-separated; by default those the launcher starts.
     rasa_url: str = field(default_factory=lambda: _env("RELAIS_RASA_URL", ""))
     # Messages longer than this are cut before they reach the engine (the widget says so).
     max_message_chars: int = field(default_factory=lambda: _int("RELAIS_MAX_MESSAGE_CHARS", 2000))
@@ -212,8 +219,15 @@ class Settings:
         ).render_as_string(hide_password=False)
 
     @property
-    def rasa_base_url(self) -> str:
-        return self.rasa_url or f"http://{self.engine_host}:{self.rasa_port}"
+    def rasa_ports(self) -> list[int]:
+        """The ports of the Rasa servers the launcher starts here."""
+        return [self.rasa_port + i for i in range(max(1, self.rasa_servers))]
+
+    @property
+    def rasa_base_urls(self) -> list[str]:
+        if self.rasa_url:
+            return [url.strip() for url in self.rasa_url.split(",") if url.strip()]
+        return [f"http://{self.engine_host}:{port}" for port in self.rasa_ports]
 
     @property
     def action_url(self) -> str:

@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await rasa.close()
         tracker.dispose()
 
-    rasa = RasaClient(settings.rasa_base_url, settings.rasa_timeout_s)
+    rasa = RasaClient(settings.rasa_base_urls, settings.rasa_timeout_s)
     tracker = make_engine(settings.tracker_url)
     conversations = Conversations(settings, sessions, rasa, tracker)
     hub = ChannelHub(settings, sessions, conversations)

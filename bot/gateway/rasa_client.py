@@ -1,31 +1,52 @@
-"""Talks to Rasa's REST channel: one user message in, the bot's messages out."""
+"""Talks to Rasa's REST channel: one user message in, the bot's messages out.
+
+With several Rasa servers, each conversation goes to the same one (a hash of its id), so that a
+server keeps answering the conversations it knows; they share the tracker store, and the inbound
+queue lets one message of a conversation be in Rasa at a time, so any server can take over. When
+the chosen server refuses the connection (down, restarting), the next one answers. A server that
+accepted the message and then failed is not asked again elsewhere: it may have processed it.
+"""
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 
 class EngineUnavailable(Exception):
-    """Rasa did not answer (down, timeout, or an error status)."""
+    """No Rasa server answered (down, timeout, or an error status)."""
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout_s: float) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+    def __init__(self, base_urls: str | Sequence[str], timeout_s: float) -> None:
+        self._urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+        self._client = httpx.AsyncClient(timeout=timeout_s)
+
+    def servers_for(self, sender_id: str) -> list[str]:
+        """The servers to try for this conversation, its own first."""
+        first = zlib.crc32(sender_id.encode()) % len(self._urls)
+        return self._urls[first:] + self._urls[:first]
 
     async def send(
         self, sender_id: str, text: str, metadata: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """The bot's answers to one message: [{"text": ..., "buttons": [...]}, ...]."""
         body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
-        try:
-            response = await self._client.post("/webhooks/rest/webhook", json=body)
-            response.raise_for_status()
-        except httpx.HTTPError as error:
-            raise EngineUnavailable(type(error).__name__) from error
-        return [_clean(message) for message in response.json()]
+        error: Exception | None = None
+        for url in self.servers_for(sender_id):
+            try:
+                response = await self._client.post(f"{url}/webhooks/rest/webhook", json=body)
+                response.raise_for_status()
+            except httpx.ConnectError as refused:  # never reached that server: try the next
+                error = refused
+                continue
+            except httpx.HTTPError as failed:
+                raise EngineUnavailable(type(failed).__name__) from failed
+            return [_clean(message) for message in response.json()]
+        raise EngineUnavailable(type(error).__name__) from error
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -61,6 +61,7 @@ def replicas(postgres, redis, tmp_path_factory):
             shared,
             gateway_port=free_port(),
             rasa_port=free_port(),
+            rasa_servers=1,  # one Rasa per replica: a replica dies as a whole
             action_port=free_port(),
             var_dir=tmp_path_factory.mktemp(f"replica_{name}"),
         )

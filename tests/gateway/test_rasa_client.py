@@ -1,0 +1,77 @@
+"""The gateway's Rasa client with several servers: one server per conversation, the next one
+when it refuses the connection, and no second try once a server accepted the message."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fastapi import FastAPI, Request, Response
+
+from bot.gateway.rasa_client import EngineUnavailable, RasaClient
+from bot.launch import free_port
+from tests.connectors.conftest import serve
+
+
+def _server(name: str, received: list[tuple[str, str]], status: int = 200) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/webhooks/rest/webhook")
+    async def answer(request: Request):
+        body = await request.json()
+        received.append((name, body["sender"]))
+        if status != 200:
+            return Response(status_code=status)
+        return [{"text": f"{name} answers {body['message']}"}]
+
+    return app
+
+
+def _send_all(client: RasaClient, senders: list[str]) -> list[str]:
+    async def run() -> list[str]:
+        try:
+            return [(await client.send(s, "bonjour"))[0]["text"] for s in senders]
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
+def test_each_conversation_stays_on_one_server_and_both_are_used():
+    received: list[tuple[str, str]] = []
+    senders = [f"person-{i}" for i in range(20)]
+    with serve(_server("a", received)) as a, serve(_server("b", received)) as b:
+        _send_all(RasaClient([a, b], 5), senders * 3)
+    servers_of = {}
+    for name, sender in received:
+        servers_of.setdefault(sender, set()).add(name)
+    assert all(len(names) == 1 for names in servers_of.values())
+    assert {name for name, _ in received} == {"a", "b"}
+    assert len(received) == 60
+
+
+def test_a_server_that_refuses_connections_is_skipped():
+    received: list[tuple[str, str]] = []
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    senders = [f"person-{i}" for i in range(10)]
+    with serve(_server("b", received)) as b:
+        answers = _send_all(RasaClient([down, b], 5), senders)
+    assert answers == ["b answers bonjour"] * 10
+    assert [sender for _, sender in received] == senders
+
+
+def test_no_server_up_is_engine_unavailable():
+    client = RasaClient([f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"], 5)
+    with pytest.raises(EngineUnavailable):
+        _send_all(client, ["person"])
+
+
+def test_a_server_that_failed_after_accepting_is_not_replaced():
+    """It may have processed the message: asking another server could answer it twice."""
+    received: list[tuple[str, str]] = []
+    with serve(_server("a", received, status=500)) as a, serve(_server("b", received)) as b:
+        client = RasaClient([a, b], 5)
+        sender = next(s for s in (f"p{i}" for i in range(50)) if client.servers_for(s)[0] == a)
+        with pytest.raises(EngineUnavailable):
+            _send_all(client, [sender])
+    assert received == [("a", sender)]
