@@ -124,6 +124,25 @@ def _cache_event_classes() -> None:
     Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
+def _pre_ping_tracker_store() -> None:
+    """A database server that restarted leaves Rasa's pool with dead connections, and Rasa's
+    tracker store then answers one message without the conversation's history, unsaved ("Falling
+    back to use the InMemoryTrackerStore"). Checking a connection before using it (a round trip
+    per transaction) replaces them. Not for SQLite, a file that does not restart."""
+    import rasa.core.tracker_store as tracker_store
+    from sqlalchemy.engine.url import make_url
+
+    engine_kwargs = tracker_store.create_engine_kwargs
+
+    def create_engine_kwargs(url: Any) -> dict[str, Any]:
+        kwargs = engine_kwargs(url)
+        if make_url(url).get_backend_name() != "sqlite":
+            kwargs["pool_pre_ping"] = True
+        return kwargs
+
+    tracker_store.create_engine_kwargs = create_engine_kwargs
+
+
 def session_too_long(events: list[Any], limit: int = MAX_SESSION_USER_MESSAGES) -> bool:
     """Whether the current session (events after the last SessionStarted) should end now."""
     from rasa.shared.core.events import SessionStarted, UserUttered
@@ -171,6 +190,7 @@ def main() -> None:
 
     jsonschema.validate = _cached_validate
     _cache_event_classes()
+    _pre_ping_tracker_store()
     _bound_sessions()
     from rasa.__main__ import main as rasa_main
 

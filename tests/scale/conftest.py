@@ -41,10 +41,20 @@ def _pg_bin() -> Path | None:
 @dataclass
 class Postgres:
     port: int
+    pg_ctl: list[str]  # the command, as the user that runs the server, with its data folder
+    log: str
     user: str = "relais"
 
     def url(self, database: str) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def restart(self) -> None:
+        """A fast restart: every client connection is closed by the server."""
+        subprocess.run(
+            [*self.pg_ctl, "-l", self.log, "-m", "fast", "-w", "restart"],
+            check=True,
+            capture_output=True,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +75,8 @@ def postgres(tmp_path_factory) -> Iterator[Postgres]:
             if parent == Path("/"):
                 break
             parent.chmod(parent.stat().st_mode | 0o011)
-    server = Postgres(free_port())
+    pg_ctl = [*as_user, str(pg_bin / "pg_ctl"), "-D", str(data)]
+    server = Postgres(free_port(), pg_ctl, str(folder / "postgres.log"))
     subprocess.run(
         [*as_user, str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", server.user,
          "-E", "UTF8", "--no-sync"],
@@ -73,8 +84,7 @@ def postgres(tmp_path_factory) -> Iterator[Postgres]:
     )  # fmt: skip
     options = f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        [*as_user, str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-         str(folder / "postgres.log"), "-w", "start"],
+        [*pg_ctl, "-o", options, "-l", server.log, "-w", "start"],
         check=True, capture_output=True,
     )  # fmt: skip
     try:
@@ -85,10 +95,7 @@ def postgres(tmp_path_factory) -> Iterator[Postgres]:
                 connection.execute(f"CREATE DATABASE {database}")
         yield server
     finally:
-        subprocess.run(
-            [*as_user, str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@
 One conversation alternates between the replicas message by message and Rasa's tracker keeps
 every user message once, in order. Then replica A dies (SIGKILL, Rasa first, then its gateway
 with a message it could not answer yet): the message is kept, replica B answers it, and the
-conversation goes on there without losing anything.
+conversation goes on there without losing anything. Last, PostgreSQL restarts in the middle of a
+conversation, and the next message is answered in context and kept.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def replicas(postgres, redis, tmp_path_factory):
         first = threading.Thread(target=engines[0].start, kwargs={"timeout_s": 300})
         first.start()
         tracker = create_engine(
-            shared.tracker_url.replace("postgresql://", "postgresql+psycopg://")
+            shared.tracker_url.replace("postgresql://", "postgresql+psycopg://"),
+            pool_pre_ping=True,  # the last test restarts PostgreSQL
         )
         while "events" not in inspect(tracker).get_table_names():
             assert time.monotonic() - began < 240, "Rasa A never created its tracker tables"
@@ -156,3 +158,30 @@ def test_a_conversation_alternates_between_replicas_and_survives_one_dying(repli
     assert user_texts(tracker, conversation) == expected_said  # every message once, in order
     people = [m for m in found if m["author"] == "person"]
     assert [m["text"] for m in people] == expected_said[:-1]
+
+
+def test_a_database_restart_loses_nothing(replicas, postgres):
+    """Replica B (A is dead by now): two turns, PostgreSQL restarts, the third turn is answered
+    in the conversation's context, and the tracker and the gateway hold all three."""
+    _, gateways, tracker = replicas
+    sender = uuid.uuid4().hex
+    with httpx.Client(timeout=90) as client:
+
+        def say(said: str) -> str:
+            answer = client.post(
+                f"{url(gateways[1])}/api/chat", json={"sender_id": sender, "text": said}
+            )
+            assert answer.status_code == 200, answer.text
+            return " ".join(m["text"] for m in answer.json()["messages"])
+
+        for said, expected in CONVERSATION[:2]:
+            assert expected in say(said)
+        postgres.restart()
+        said, expected = CONVERSATION[2]
+        assert expected in say(said)  # Rasa still knew the sector and the story
+        stored = client.get(
+            f"{url(gateways[1])}/api/chat/messages", params={"sender_id": sender}
+        ).json()["messages"]
+    assert user_texts(tracker, f"web:{sender}") == [said for said, _ in CONVERSATION]
+    people = [m["text"] for m in stored if m["author"] == "person"]
+    assert people == [said for said, _ in CONVERSATION]
