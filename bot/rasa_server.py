@@ -1,9 +1,12 @@
-"""`python -m bot.rasa_server run ...`: Rasa's own command line, with two measured fixes.
+"""`python -m bot.rasa_server run ...`: Rasa's own command line, with measured fixes
+(docs/performance.md has the measurements; tests/engine/test_rasa_server.py checks that each one
+answers what Rasa's own code answers).
 
 1. Rasa 3.6 validates every action server response with `jsonschema.validate`, which checks the
    schema itself again on every call; under load that was 65 % of the Rasa server's CPU (py-spy,
-   `make bench`). Here the same validation runs with a validator built once per schema. The
-   responses are checked against the same schema, with the same errors raised.
+   `make bench`). Here the same validation runs with a validator built once per schema, and
+   each event is checked against the one alternative of the event schema that can match it.
+   The responses are accepted and refused as before.
 2. Bounded sessions. Everything Rasa does per message is linear in the events of the current
    session: the SQL tracker store loads them, the tracker replays them for every action
    (`DialogueStateTracker.copy`, `travel_back_in_time`, the form's temporary tracker) and the
@@ -15,7 +18,9 @@
    distress level and its cues, an open crisis, the handoff. An active form stays active. A
    session is never cut while a crisis check-in is pending or after a misunderstanding (both
    count messages of the session; actions/profile_slots.py carries the distress state itself).
-   docs/performance.md has the measurements.
+3. Smaller ones: event classes looked up once (`_cache_event_classes`), skops imported before
+   TensorFlow (cold start), and the tracker store's connections checked before use on PostgreSQL
+   (`_pre_ping_tracker_store`: a database restart used to cost a message its context).
 """
 
 from __future__ import annotations
