@@ -39,6 +39,18 @@ COMMANDS = {
 }
 
 
+class Delivery(int):
+    """A stored delivery's id, as `accept` returns it, that also knows its conversation: `process`
+    and `answer` need not read it back from the database."""
+
+    conversation_id: str
+
+    def __new__(cls, event_id: int, conversation_id: str) -> Delivery:
+        delivery = super().__new__(cls, event_id)
+        delivery.conversation_id = conversation_id
+        return delivery
+
+
 def web_inbound(sender_id: str, text: str, language: str | None, client_id: str | None) -> Inbound:
     return Inbound("web", sender_id, client_id or uuid.uuid4().hex, text, language)
 
@@ -91,19 +103,11 @@ class Conversations:
         answer=False records only that the event was seen (a delivery report, not a message).
         """
         with self.sessions() as session:
-            duplicate = session.scalar(
-                select(InboundEvent.id).where(
-                    InboundEvent.channel == inbound.channel,
-                    InboundEvent.event_id == inbound.event_id,
-                )
-            )
-            if duplicate:
-                return None
             conversation = relay.conversation_for(
                 session, inbound.conversation_id, inbound.language_hint
             )
-            session.flush()
             if not answer:
+                session.flush()  # a new conversation's row before the event that names it
                 session.add(
                     InboundEvent(
                         channel=inbound.channel,
@@ -123,26 +127,28 @@ class Conversations:
                 "person",
                 shown if shown is not None else f"[{inbound.unsupported}]",
             )
+            session.flush()  # the message's id, stored with the event
             event = InboundEvent(
                 channel=inbound.channel,
                 event_id=inbound.event_id,
                 conversation_id=conversation.id,
+                message_id=message.id,
                 text=said,
                 language_hint=inbound.language_hint,
             )
             session.add(event)
-            session.flush()
-            event.message_id = message.id
             return self._commit_new(session, event)
 
     @staticmethod
     def _commit_new(session: Session, event: InboundEvent | None = None) -> int | None:
+        """Commit; None for a duplicate: the unique (channel, event id) refuses the event, and
+        nothing of this delivery (its message, its conversation's changes) is kept."""
         try:
             session.commit()
-        except IntegrityError:  # the same delivery raced itself into another process
+        except IntegrityError:
             session.rollback()
             return None
-        return event.id if event else 0
+        return Delivery(event.id, event.conversation_id) if event else 0
 
     # --- the queue: one gateway at a time answers a conversation, in the order received ---
 
@@ -284,12 +290,20 @@ class Conversations:
             session.commit()
             return mode, out
 
+    def _conversation_of(self, event_id: int) -> str:
+        """Known when the id comes from `accept`; otherwise read from the stored delivery."""
+        if isinstance(event_id, Delivery):
+            return event_id.conversation_id
+        with self.sessions() as session:
+            return session.scalar(
+                select(InboundEvent.conversation_id).where(InboundEvent.id == event_id)
+            )
+
     async def process(self, event_id: int) -> tuple[str, list[dict[str, Any]]]:
         """(mode, answers) for one stored delivery (the web chat waits for them); raises
         EngineUnavailable (the delivery stays pending). Earlier pending messages of the same
         conversation are answered first, and their answers come along."""
-        with self.sessions() as session:
-            conversation_id = session.get(InboundEvent, event_id).conversation_id
+        conversation_id = self._conversation_of(event_id)
         deadline = time.monotonic() + self.settings.rasa_timeout_s + self.settings.inbound_lease_s
         while True:
             answered = await self.drain(conversation_id)
@@ -354,8 +368,7 @@ class Conversations:
     async def answer(self, event_id: int) -> None:
         """Answer a channel delivery in the background (the webhook is already acknowledged);
         trouble is said at once, and the worker answers when the engine is back."""
-        with self.sessions() as session:
-            conversation_id = session.get(InboundEvent, event_id).conversation_id
+        conversation_id = self._conversation_of(event_id)
         try:
             await self.drain(conversation_id)
         except EngineUnavailable:
