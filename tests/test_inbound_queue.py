@@ -1,18 +1,23 @@
-"""The inbound queue (bot/gateway/inbound.py), with an in-process engine: a duplicate delivery
-leaves nothing behind."""
+"""The inbound queue's hand-overs (bot/gateway/inbound.py), with an in-process engine: a message
+arriving while a worker answers or gives the conversation back is answered, erasure happens
+under the lease, and a duplicate delivery leaves nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import threading
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.gateway import inbound
 from bot.gateway.inbound import Conversations, web_inbound
-from bot.gateway.store.models import InboundEvent, Message
+from bot.gateway.store.models import Conversation, InboundEvent, Message
 from bot.settings import get_settings
 
 PERSON = "abcdefgh42"
+CONVERSATION = f"web:{PERSON}"
 
 
 class Engine:
@@ -46,6 +51,110 @@ def gateway(settings, stores, engine) -> Conversations:
 
 def message(n: int):
     return web_inbound(PERSON, f"message {n}", "fr", f"client-{n}")
+
+
+def lease_owner(sessions) -> str | None:
+    with sessions() as session:
+        return session.get(Conversation, CONVERSATION).inbound_lease_owner
+
+
+async def test_a_message_arriving_while_the_engine_thinks_is_answered_by_the_same_drain(
+    settings, stores, engine
+):
+    first, second = gateway(settings, stores, engine), gateway(settings, stores, engine)
+    one = first.accept(message(1))
+
+    async def another_arrives() -> None:
+        two = second.accept(message(2))
+        assert await second.drain(two.conversation_id) == [], "the first holds the conversation"
+
+    engine.during["message 1"] = another_arrives
+    answered = await first.drain(one.conversation_id)
+    assert [(mode, [a["text"] for a in answers]) for _, mode, answers in answered] == [
+        ("bot", ["echo: message 1"]),
+        ("bot", ["echo: message 2"]),
+    ]
+    assert engine.received == ["message 1", "message 2"]
+    assert lease_owner(stores[0]) is None, "given back once nothing is pending"
+
+
+async def test_a_message_accepted_while_the_conversation_is_given_back_is_answered(
+    settings, stores, engine
+):
+    """The last look for pending deliveries and the give-back are one transaction, which holds
+    the conversation's row: a message accepted meanwhile is committed after it, and its own
+    drain then finds the conversation free."""
+    first, second = gateway(settings, stores, engine), gateway(settings, stores, engine)
+    one = first.accept(message(1))
+    newcomer: dict[str, object] = {}
+
+    def accept_and_drain() -> None:
+        try:
+            two = second.accept(message(2))
+            newcomer["answered"] = asyncio.run(second.drain(two.conversation_id))
+        except Exception as error:  # the assertion below shows it
+            newcomer["error"] = error
+
+    arrival = threading.Thread(target=accept_and_drain)
+    look = first._next_or_give_back
+
+    def look_then_a_message_arrives(session, conversation_id, token):
+        turn = look(session, conversation_id, token)
+        if turn is None:  # nothing pending: given back, not yet committed
+            arrival.start()
+            arrival.join(0.5)
+            assert arrival.is_alive(), "the newcomer waits for the give-back's commit"
+        return turn
+
+    first._next_or_give_back = look_then_a_message_arrives
+    answered = await first.drain(one.conversation_id)
+    arrival.join(10)
+    assert [event_id for event_id, _, _ in answered] == [one]
+    assert "error" not in newcomer, newcomer
+    assert [[a["text"] for a in answers] for _, _, answers in newcomer["answered"]] == [
+        ["echo: message 2"]
+    ]
+    assert engine.received == ["message 1", "message 2"]
+    assert lease_owner(stores[0]) is None
+
+
+async def test_erasure_runs_under_the_lease_and_a_later_message_is_answered_after_it(
+    settings, stores, engine, monkeypatch
+):
+    first, second = gateway(settings, stores, engine), gateway(settings, stores, engine)
+    sessions = stores[0]
+    one = first.accept(message(1))
+
+    async def erasure_asked() -> None:
+        with sessions() as session:  # what POST /api/erasures does while Rasa confirms
+            session.get(Conversation, CONVERSATION).erase_requested = True
+            session.commit()
+
+    owners_while_erasing = []
+
+    def erase_then_a_message_arrives(sessions_, tracker, conversation_id) -> None:
+        owners_while_erasing.append(lease_owner(sessions))
+        erase_conversation(sessions_, tracker, conversation_id)
+        two = second.accept(message(2))
+        assert second._take(two.conversation_id) is None, "still held: its drain would wait"
+
+    erase_conversation = inbound.erase_conversation
+    monkeypatch.setattr(inbound, "erase_conversation", erase_then_a_message_arrives)
+    engine.during["message 1"] = erasure_asked
+    answered = await first.drain(one.conversation_id)
+    assert [[a["text"] for a in answers] for _, _, answers in answered] == [
+        ["echo: message 1"],
+        ["echo: message 2"],
+    ]
+    assert len(owners_while_erasing) == 1 and owners_while_erasing[0] is not None
+    with sessions() as session:
+        conversation = session.get(Conversation, CONVERSATION)
+        assert conversation.erased_at is not None and not conversation.erase_requested
+        assert conversation.inbound_lease_owner is None
+        texts = session.scalars(
+            select(Message.text).where(Message.conversation_id == CONVERSATION)
+        ).all()
+    assert texts == ["message 2", "echo: message 2"], "erased, then the next turn kept"
 
 
 async def test_a_duplicate_delivery_leaves_nothing_behind(settings, stores, engine):

@@ -15,9 +15,9 @@ import logging
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Engine, Row, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,6 +49,27 @@ class Delivery(int):
         delivery = super().__new__(cls, event_id)
         delivery.conversation_id = conversation_id
         return delivery
+
+
+# A pending delivery with what answering it needs from its conversation, read in one query.
+_TURN = select(
+    InboundEvent.id,
+    InboundEvent.conversation_id,
+    InboundEvent.channel,
+    InboundEvent.text,
+    InboundEvent.language_hint,
+    Conversation.mode,
+    Conversation.language,
+).join(Conversation, Conversation.id == InboundEvent.conversation_id)
+
+
+class Answered(NamedTuple):
+    """One delivery answered, and what the queue does next."""
+
+    mode: str
+    answers: list[dict[str, Any]]
+    erase: bool  # the person asked to be forgotten: erase now, still holding the lease
+    next: Row[Any] | None  # the next pending delivery, under our lease; None: given back
 
 
 def web_inbound(sender_id: str, text: str, language: str | None, client_id: str | None) -> Inbound:
@@ -151,14 +172,21 @@ class Conversations:
         return Delivery(event.id, event.conversation_id) if event else 0
 
     # --- the queue: one gateway at a time answers a conversation, in the order received ---
+    #
+    # Per delivery, three transactions: `accept` stores it; `_take` leases the conversation and
+    # reads its oldest pending delivery; `_finish` stores the answers, marks the delivery done and
+    # reads the next one, or gives the conversation back when there is none. Lease and status
+    # statements run as Core on the session's connection: they change columns, not objects the
+    # session holds, so the ORM has nothing to synchronise.
 
-    def _take(self, conversation_id: str) -> str | None:
-        """Lease the conversation (conditional UPDATE): a token, or None when another worker,
-        in this gateway or another, holds a lease that has not lapsed."""
+    def _take(self, conversation_id: str) -> tuple[str, Row[Any]] | None:
+        """Lease the conversation (conditional UPDATE) and read its oldest pending delivery, in one
+        transaction: (token, delivery), or None when another worker, in this gateway or another,
+        holds a lease that has not lapsed, or when nothing is pending (the lease is given back)."""
         token = uuid.uuid4().hex
         with self.sessions() as session:
             at = now()
-            taken = session.execute(
+            taken = session.connection().execute(
                 update(Conversation)
                 .where(
                     Conversation.id == conversation_id,
@@ -172,12 +200,49 @@ class Conversations:
                     inbound_lease_owner=token,
                 )
             )
+            if taken.rowcount != 1:
+                return None
+            turn = self._next_or_give_back(session, conversation_id, token)
             session.commit()
-        return token if taken.rowcount == 1 else None
+        return (token, turn) if turn is not None else None
+
+    def _next_or_give_back(
+        self, session: Session, conversation_id: str, token: str
+    ) -> Row[Any] | None:
+        """The oldest pending delivery; when there is none, the conversation is given back.
+
+        Called only after this transaction wrote the conversation's row (taking or renewing the
+        lease), so it holds that row's write lock until it commits (on SQLite, the database's),
+        and no delivery is left behind: one committed before this look is found, and answered
+        under the lease we keep; one committed after it is drained only after its commit, and
+        that drain's `_take` writes the same row, so it waits for our commit and then finds the
+        lease free (PostgreSQL re-checks the UPDATE's condition on the committed row, SQLite
+        runs one writer at a time)."""
+        connection = session.connection()
+        turn = connection.execute(
+            _TURN.where(
+                InboundEvent.conversation_id == conversation_id,
+                InboundEvent.status == "pending",
+            )
+            .order_by(InboundEvent.id)
+            .limit(1)
+        ).first()
+        if turn is None:
+            self._release(session, conversation_id, token)
+        return turn
+
+    @staticmethod
+    def _release(session: Session, conversation_id: str, token: str) -> None:
+        session.connection().execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .where(Conversation.inbound_lease_owner == token)
+            .values(inbound_lease_until=None, inbound_lease_owner=None)
+        )
 
     def _renew(self, session: Session, conversation_id: str, token: str) -> bool:
         """Push our lease forward; False when it lapsed and someone else took the conversation."""
-        renewed = session.execute(
+        renewed = session.connection().execute(
             update(Conversation)
             .where(Conversation.id == conversation_id, Conversation.inbound_lease_owner == token)
             .values(inbound_lease_until=now() + timedelta(seconds=self.settings.inbound_lease_s))
@@ -195,78 +260,68 @@ class Conversations:
 
     def _give_back(self, conversation_id: str, token: str) -> None:
         with self.sessions() as session:
-            session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id)
-                .where(Conversation.inbound_lease_owner == token)
-                .values(inbound_lease_until=None, inbound_lease_owner=None)
-            )
+            self._release(session, conversation_id, token)
             session.commit()
-
-    def _next_pending(self, conversation_id: str) -> InboundEvent | None:
-        with self.sessions() as session:
-            return session.scalars(
-                select(InboundEvent)
-                .where(
-                    InboundEvent.conversation_id == conversation_id,
-                    InboundEvent.status == "pending",
-                )
-                .order_by(InboundEvent.id)
-                .limit(1)
-            ).first()
 
     async def drain(self, conversation_id: str) -> list[tuple[int, str, list[dict[str, Any]]]]:
         """Answer the conversation's pending deliveries, oldest first, under its lease; returns
         (event id, mode, answers) of those this call answered. Nothing when another worker holds
-        the conversation: it looks again for pending deliveries after giving it back, so none is
-        left behind. EngineUnavailable stops here: that delivery and the later ones stay pending,
-        in order, for the worker."""
+        the conversation: it looks for pending deliveries in the transaction that gives the
+        conversation back, so none is left behind (`_next_or_give_back`). EngineUnavailable
+        stops here: that delivery and the later ones stay pending, in order, for the worker."""
+        taken = self._take(conversation_id)
+        if taken is None:
+            return []
+        token, turn = taken
         done: list[tuple[int, str, list[dict[str, Any]]]] = []
-        while (token := self._take(conversation_id)) is not None:
-            keeper = asyncio.create_task(self._keep(conversation_id, token))
-            try:
-                while (event := self._next_pending(conversation_id)) is not None:
-                    answered = await self._answer_one(event, token)
-                    if answered is None:  # our lease lapsed: the new holder answers
-                        return done
-                    done.append((event.id, *answered))
-            finally:
-                keeper.cancel()
+        keeper = asyncio.create_task(self._keep(conversation_id, token))
+        try:
+            while turn is not None:
+                answered = await self._answer_one(turn, token)
+                if answered is None:  # our lease lapsed: the new holder answers
+                    break
+                done.append((turn.id, answered.mode, answered.answers))
+                turn = answered.next
+        finally:
+            keeper.cancel()
+            if turn is not None:  # stopped early (engine down, lease lost): give it back
                 self._give_back(conversation_id, token)
-            if self._next_pending(conversation_id) is None:
-                break  # else one arrived while we were giving the conversation back
         return done
 
-    async def _answer_one(
-        self, event: InboundEvent, token: str
-    ) -> tuple[str, list[dict[str, Any]]] | None:
-        """(mode, answers) of one delivery, stored; None when the lease was lost meanwhile."""
-        with self.sessions() as session:
-            conversation = session.get(Conversation, event.conversation_id)
-            mode, language = conversation.mode, conversation.language or event.language_hint
+    async def _answer_one(self, turn: Row[Any], token: str) -> Answered | None:
+        """One delivery answered and stored, with the next one; None when the lease was lost."""
+        mode, language = turn.mode, turn.language or turn.language_hint
         if mode == "human":  # the counsellor reads it in the inbox; the bot stays silent
-            return self._finish(event, [], token, mode)
-        if event.text is None:  # voice, photo, sticker...: in both languages until one is known
+            return self._finish(turn, [], token, mode)
+        if turn.text is None:  # voice, photo, sticker...: in both languages until one is known
             said = (
                 gateway_text("unsupported_content", language)
                 if language
                 else "\n\n".join(both("unsupported_content").values())
             )
-            return self._finish(event, [{"text": said}], token, mode)
-        metadata = {"channel": event.channel, "language_hint": event.language_hint}
-        answers = await self.rasa.send(event.conversation_id, event.text, metadata)
-        if event.channel != "web":  # the widget shows the notice in its own frame
-            answers = self._privacy_notice_first(event.conversation_id, language) + answers
-        finished = self._finish(event, answers, token, mode)
-        if finished and self._erase_requested(event.conversation_id):  # Rasa saved the turn
-            erase_conversation(self.sessions, self.tracker, event.conversation_id)
+            return self._finish(turn, [{"text": said}], token, mode)
+        metadata = {"channel": turn.channel, "language_hint": turn.language_hint}
+        answers = await self.rasa.send(turn.conversation_id, turn.text, metadata)
+        if turn.channel != "web":  # the widget shows the notice in its own frame
+            answers = self._privacy_notice_first(turn.conversation_id, language) + answers
+        finished = self._finish(turn, answers, token, mode, engine_answered=True)
+        if finished is not None and finished.erase:  # Rasa saved the turn
+            erase_conversation(self.sessions, self.tracker, turn.conversation_id)
+            return finished._replace(erase=False, next=self._after_erasure(turn, token))
         return finished
 
     def _finish(
-        self, event: InboundEvent, answers: list[dict[str, Any]], token: str, mode: str
-    ) -> tuple[str, list[dict[str, Any]]] | None:
+        self,
+        event: Row[Any] | InboundEvent,
+        answers: list[dict[str, Any]],
+        token: str,
+        mode: str,
+        engine_answered: bool = False,
+    ) -> Answered | None:
         """Store the answers, queue them for a channel and mark the delivery done, in one
-        transaction, only while we still hold the conversation: answered exactly once."""
+        transaction, only while we still hold the conversation: answered exactly once. The same
+        transaction reads the next pending delivery, or gives the conversation back; not when
+        the person asked the engine to forget them: that erasure comes first, under the lease."""
         with self.sessions() as session:
             if not self._renew(session, event.conversation_id, token):
                 return None
@@ -277,7 +332,7 @@ class Conversations:
             ]
             session.flush()
             out = [_shown(m) for m in stored]
-            marked = session.execute(
+            marked = session.connection().execute(
                 update(InboundEvent)
                 .where(InboundEvent.id == event.id, InboundEvent.status == "pending")
                 .values(status="done", answer_ids=[m.id for m in stored])
@@ -287,8 +342,20 @@ class Conversations:
                 return None
             if conversation.channel != "web":
                 relay.enqueue_for_channel(session, conversation, out)
+            erase = engine_answered and conversation.erase_requested
+            turn = None if erase else self._next_or_give_back(session, conversation.id, token)
             session.commit()
-            return mode, out
+            return Answered(mode, out, erase, turn)
+
+    def _after_erasure(self, event: Row[Any], token: str) -> Row[Any] | None:
+        """The next pending delivery once the conversation is erased (its mode may have changed),
+        or the conversation given back; None too when the lease was lost meanwhile."""
+        with self.sessions() as session:
+            if not self._renew(session, event.conversation_id, token):
+                return None
+            turn = self._next_or_give_back(session, event.conversation_id, token)
+            session.commit()
+            return turn
 
     def _conversation_of(self, event_id: int) -> str:
         """Known when the id comes from `accept`; otherwise read from the stored delivery."""
@@ -335,11 +402,6 @@ class Conversations:
         if language:
             return [{"text": gateway_text("privacy_notice", language, **values)}]
         return [{"text": "\n\n".join(both("privacy_notice", **values).values())}]
-
-    def _erase_requested(self, conversation_id: str) -> bool:
-        with self.sessions() as session:
-            conversation = session.get(Conversation, conversation_id)
-            return bool(conversation and conversation.erase_requested)
 
     def tell_engine_down(self, event_id: int) -> None:
         """On a channel, the person hears at once that we are in trouble, with the crisis lines
