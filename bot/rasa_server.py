@@ -148,6 +148,22 @@ def _pre_ping_tracker_store() -> None:
     tracker_store.create_engine_kwargs = create_engine_kwargs
 
 
+def _light_event_rows() -> None:
+    """Rasa's SQL tracker store builds a full ORM object for every stored event of the session,
+    on every message, only to read its `data` column (and to count them before saving). Rows of
+    that one column serve both callers the same way (`row.data`, `count()`), without the ORM's
+    bookkeeping (~10 % of the server's CPU under load)."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    event_query = SQLTrackerStore._event_query
+
+    def light_event_query(self, session, sender_id, fetch_events_from_all_sessions):
+        query = event_query(self, session, sender_id, fetch_events_from_all_sessions)
+        return query.with_entities(self.SQLEvent.data)
+
+    SQLTrackerStore._event_query = light_event_query
+
+
 def session_too_long(events: list[Any], limit: int = MAX_SESSION_USER_MESSAGES) -> bool:
     """Whether the current session (events after the last SessionStarted) should end now."""
     from rasa.shared.core.events import SessionStarted, UserUttered
@@ -196,6 +212,7 @@ def main() -> None:
     jsonschema.validate = _cached_validate
     _cache_event_classes()
     _pre_ping_tracker_store()
+    _light_event_rows()
     _bound_sessions()
     from rasa.__main__ import main as rasa_main
 

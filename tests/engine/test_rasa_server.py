@@ -78,3 +78,43 @@ def test_event_classes_are_resolved_as_rasa_does():
             Event.resolve_by_type("unknown")
     finally:
         Event.resolve_by_type = staticmethod(resolve)
+
+
+def test_the_tracker_store_reads_and_counts_the_same_events_with_light_rows(tmp_path):
+    import asyncio
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SessionStarted
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_server import _light_event_rows
+
+    domain = Domain.from_yaml("slots:\n  language:\n    type: text\n    mappings: []\n")
+    old = [ActionExecuted("action_listen", timestamp=0.5), UserUttered("avant", timestamp=1.0)]
+    new = [
+        SessionStarted(timestamp=2.0),
+        ActionExecuted("action_listen", timestamp=3.0),
+        UserUttered("bonjour", {"name": "greet"}, timestamp=4.0),
+        SlotSet("language", "fr", timestamp=5.0),
+    ]
+    tracker = DialogueStateTracker.from_events("p", old + new, domain.slots)
+
+    def read(db: str):
+        store = SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / db))
+        asyncio.run(store.save(tracker))
+        retrieved = asyncio.run(store.retrieve("p"))
+        with store.session_scope() as session:
+            unsaved = list(store._additional_events(session, retrieved))
+        return list(retrieved.events), unsaved
+
+    event_query = SQLTrackerStore._event_query
+    before = read("rasa.db")
+    _light_event_rows()
+    try:
+        after = read("light.db")
+    finally:
+        SQLTrackerStore._event_query = event_query
+    assert after == before
+    assert after[0] == new  # the last session only
+    assert after[1] == []  # every event of the session was counted as stored
