@@ -18,7 +18,9 @@ answers what Rasa's own code answers).
    distress level and its cues, an open crisis, the handoff. An active form stays active. A
    session is never cut while a crisis check-in is pending or after a misunderstanding (both
    count messages of the session; actions/profile_slots.py carries the distress state itself).
-3. Smaller ones: event classes looked up once (`_cache_event_classes`), skops imported before
+3. Each slot carried over once at a session start (`_carry_each_slot_once`): Rasa repeats them
+   all, so sessions grew longer one after the other.
+4. Smaller ones: event classes looked up once (`_cache_event_classes`), skops imported before
    TensorFlow (cold start), and the tracker store's connections checked before use on PostgreSQL
    (`_pre_ping_tracker_store`: a database restart used to cost a message its context).
 """
@@ -164,6 +166,23 @@ def _light_event_rows() -> None:
     SQLTrackerStore._event_query = light_event_query
 
 
+def _carry_each_slot_once() -> None:
+    """At a session start Rasa carries slots over by repeating every SlotSet event of the
+    session that ends, the ones it carried over itself included: each session started with more
+    events than the one before (39, 73, 107... slot events at 20-message sessions), and what the
+    sessions were bounded for grew back. One SlotSet per slot, with its last value and metadata,
+    sets exactly the same values."""
+    from rasa.core.actions.action import ActionSessionStart
+
+    every_slot_set = ActionSessionStart._slot_set_events_from_tracker
+
+    def last_slot_sets(tracker) -> list[Any]:
+        last = {event.key: event for event in every_slot_set(tracker)}
+        return list(last.values())
+
+    ActionSessionStart._slot_set_events_from_tracker = staticmethod(last_slot_sets)
+
+
 def session_too_long(events: list[Any], limit: int = MAX_SESSION_USER_MESSAGES) -> bool:
     """Whether the current session (events after the last SessionStarted) should end now."""
     from rasa.shared.core.events import SessionStarted, UserUttered
@@ -213,6 +232,7 @@ def main() -> None:
     _cache_event_classes()
     _pre_ping_tracker_store()
     _light_event_rows()
+    _carry_each_slot_once()
     _bound_sessions()
     from rasa.__main__ import main as rasa_main
 

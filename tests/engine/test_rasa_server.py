@@ -118,3 +118,43 @@ def test_the_tracker_store_reads_and_counts_the_same_events_with_light_rows(tmp_
     assert after == before
     assert after[0] == new  # the last session only
     assert after[1] == []  # every event of the session was counted as stored
+
+
+def test_a_new_session_carries_each_slot_once_with_the_same_values():
+    from rasa.core.actions.action import ActionSessionStart
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_server import _carry_each_slot_once
+
+    domain = Domain.from_yaml(
+        "slots:\n"
+        "  language: {type: text, mappings: []}\n"
+        "  distress_level: {type: text, mappings: []}\n"
+    )
+    events = [
+        SlotSet("language", "fr"),
+        SlotSet("distress_level", "moderate"),
+        SlotSet("language", "nl"),
+        SlotSet("distress_level", "critical", metadata={"why": "crisis"}),
+        SlotSet("language", "fr"),
+    ]
+    tracker = DialogueStateTracker.from_events("p", events, domain.slots)
+    every = ActionSessionStart._slot_set_events_from_tracker
+    before = every(tracker)
+    _carry_each_slot_once()
+    try:
+        after = ActionSessionStart._slot_set_events_from_tracker(tracker)
+    finally:
+        ActionSessionStart._slot_set_events_from_tracker = staticmethod(every)
+
+    def values(carried):
+        return DialogueStateTracker.from_events("q", carried, domain.slots).current_slot_values()
+
+    assert len(before) == 5 and len(after) == 2
+    assert values(after) == values(before)
+    assert {k: values(after)[k] for k in ("language", "distress_level")} == {
+        "language": "fr",
+        "distress_level": "critical",
+    }
+    assert {e.key: e.metadata for e in after}["distress_level"] == {"why": "crisis"}
