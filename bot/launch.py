@@ -250,7 +250,7 @@ def main() -> int:
     stack = Stack(settings)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
-        print("Starting the action server, the Rasa server and the gateway…", flush=True)
+        print("Starting the action server, the Rasa servers and the gateway…", flush=True)
         seconds = stack.start()
         base = f"http://{settings.host}:{settings.gateway_port}"
         print(
