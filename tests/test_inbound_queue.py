@@ -109,7 +109,7 @@ async def test_a_message_accepted_while_the_conversation_is_given_back_is_answer
     first._next_or_give_back = look_then_a_message_arrives
     answered = await first.drain(one.conversation_id)
     arrival.join(10)
-    assert [event_id for event_id, _, _ in answered] == [one]
+    assert [event_id for event_id, _, _ in answered] == [one.id]
     assert "error" not in newcomer, newcomer
     assert [[a["text"] for a in answers] for _, _, answers in newcomer["answered"]] == [
         ["echo: message 2"]
@@ -161,7 +161,7 @@ async def test_a_duplicate_delivery_leaves_nothing_behind(settings, stores, engi
     conversations = gateway(settings, stores, engine)
     first = conversations.accept(message(1))
     assert conversations.accept(message(1)) is None
-    mode, answers = await conversations.process(int(first))  # a bare id is looked up
+    mode, answers = await conversations.process(first)
     assert (mode, [a["text"] for a in answers]) == ("bot", ["echo: message 1"])
     with stores[0]() as session:
         assert session.scalar(select(func.count()).select_from(InboundEvent)) == 1

@@ -186,11 +186,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 413, "error_too_long", message.language, max=settings.max_message_chars
             )
         inbound = web_inbound(message.sender_id, body, message.language, message.client_id)
-        event_id = conversations.accept(inbound)
-        if event_id is None:  # the same message sent twice (a retry after a network error)
+        delivery = conversations.accept(inbound)
+        if delivery is None:  # the same message sent twice (a retry after a network error)
             return JSONResponse({"messages": [], "mode": "bot", "duplicate": True})
         try:
-            mode, answers = await conversations.process(event_id)
+            mode, answers = await conversations.process(delivery)
         except EngineUnavailable as error:
             logger.warning("engine unavailable: %s", error)
             return JSONResponse(

@@ -59,10 +59,10 @@ class ChannelHub:
                 if self.conversations.accept(inbound, answer=False) is not None:
                     self._report_undeliverable(inbound.conversation_id)
                 continue
-            event_id = self.conversations.accept(inbound)
-            if event_id is not None:
+            delivery = self.conversations.accept(inbound)
+            if delivery is not None:
                 new += 1
-                self._background(self.conversations.answer(event_id))
+                self._background(self.conversations.answer(delivery))
             if hasattr(channel, "acknowledge"):
                 self._background(channel.acknowledge(inbound))
         return new

@@ -39,16 +39,12 @@ COMMANDS = {
 }
 
 
-class Delivery(int):
-    """A stored delivery's id, as `accept` returns it, that also knows its conversation: `process`
-    and `answer` need not read it back from the database."""
+class Delivery(NamedTuple):
+    """A stored delivery, as `accept` returns it: `process` and `answer` need not read its
+    conversation back from the database."""
 
+    id: int
     conversation_id: str
-
-    def __new__(cls, event_id: int, conversation_id: str) -> Delivery:
-        delivery = super().__new__(cls, event_id)
-        delivery.conversation_id = conversation_id
-        return delivery
 
 
 # A pending delivery with what answering it needs from its conversation, read in one query.
@@ -118,8 +114,8 @@ class Conversations:
         self.rasa = rasa
         self.tracker = tracker  # Rasa's tracker store, for erasures
 
-    def accept(self, inbound: Inbound, answer: bool = True) -> int | None:
-        """Store the delivery; its id, or None when this event was already received.
+    def accept(self, inbound: Inbound, answer: bool = True) -> Delivery | None:
+        """Store the delivery; None when this event was already received.
 
         answer=False records only that the event was seen (a delivery report, not a message).
         """
@@ -129,15 +125,14 @@ class Conversations:
             )
             if not answer:
                 session.flush()  # a new conversation's row before the event that names it
-                session.add(
-                    InboundEvent(
-                        channel=inbound.channel,
-                        event_id=inbound.event_id,
-                        conversation_id=conversation.id,
-                        status="done",
-                    )
+                seen = InboundEvent(
+                    channel=inbound.channel,
+                    event_id=inbound.event_id,
+                    conversation_id=conversation.id,
+                    status="done",
                 )
-                return self._commit_new(session)
+                session.add(seen)
+                return self._commit_new(session, seen)
             said, shown = inbound.text, inbound.text
             if said is not None and (button := _button(session, conversation.id, said)):
                 said, shown = button
@@ -161,7 +156,7 @@ class Conversations:
             return self._commit_new(session, event)
 
     @staticmethod
-    def _commit_new(session: Session, event: InboundEvent | None = None) -> int | None:
+    def _commit_new(session: Session, event: InboundEvent) -> Delivery | None:
         """Commit; None for a duplicate: the unique (channel, event id) refuses the event, and
         nothing of this delivery (its message, its conversation's changes) is kept."""
         try:
@@ -169,7 +164,7 @@ class Conversations:
         except IntegrityError:
             session.rollback()
             return None
-        return Delivery(event.id, event.conversation_id) if event else 0
+        return Delivery(event.id, event.conversation_id)
 
     # --- the queue: one gateway at a time answers a conversation, in the order received ---
     #
@@ -357,20 +352,11 @@ class Conversations:
             session.commit()
             return turn
 
-    def _conversation_of(self, event_id: int) -> str:
-        """Known when the id comes from `accept`; otherwise read from the stored delivery."""
-        if isinstance(event_id, Delivery):
-            return event_id.conversation_id
-        with self.sessions() as session:
-            return session.scalar(
-                select(InboundEvent.conversation_id).where(InboundEvent.id == event_id)
-            )
-
-    async def process(self, event_id: int) -> tuple[str, list[dict[str, Any]]]:
+    async def process(self, delivery: Delivery) -> tuple[str, list[dict[str, Any]]]:
         """(mode, answers) for one stored delivery (the web chat waits for them); raises
         EngineUnavailable (the delivery stays pending). Earlier pending messages of the same
         conversation are answered first, and their answers come along."""
-        conversation_id = self._conversation_of(event_id)
+        event_id, conversation_id = delivery
         deadline = time.monotonic() + self.settings.rasa_timeout_s + self.settings.inbound_lease_s
         while True:
             answered = await self.drain(conversation_id)
@@ -427,14 +413,13 @@ class Conversations:
             relay.send_to_person(session, conversation, said, author="system")
             session.commit()
 
-    async def answer(self, event_id: int) -> None:
+    async def answer(self, delivery: Delivery) -> None:
         """Answer a channel delivery in the background (the webhook is already acknowledged);
         trouble is said at once, and the worker answers when the engine is back."""
-        conversation_id = self._conversation_of(event_id)
         try:
-            await self.drain(conversation_id)
+            await self.drain(delivery.conversation_id)
         except EngineUnavailable:
-            self.tell_engine_down(event_id)
+            self.tell_engine_down(delivery.id)
         except Exception:
             logger.exception("answering a delivery failed; the worker retries it")
 

@@ -124,8 +124,8 @@ async def test_messages_of_one_conversation_are_answered_one_at_a_time_in_order(
     accepted = [first.accept(telegram(n, user)) for n in range(8) for user in ("1", "2")]
     await asyncio.gather(
         *(
-            (first if i % 2 else second).answer(event_id)
-            for i, event_id in enumerate(reversed(accepted))  # workers start in any order
+            (first if i % 2 else second).answer(delivery)
+            for i, delivery in enumerate(reversed(accepted))  # workers start in any order
         )
     )
     await first.retry_once()  # whatever a busy lease made a worker leave behind
@@ -142,7 +142,7 @@ async def test_a_dead_gateways_lease_lapses_and_another_answers_exactly_once(
 ):
     _, url = engine
     dead, alive = (conversations_on(settings, stores, url) for _ in range(2))
-    event_id = dead.accept(telegram(1))
+    delivery = dead.accept(telegram(1))
     taken = dead._take("telegram:4242")  # it took the conversation, then died
     assert taken is not None
     token, _ = taken
@@ -150,7 +150,7 @@ async def test_a_dead_gateways_lease_lapses_and_another_answers_exactly_once(
     await asyncio.sleep(settings.inbound_lease_s + 0.1)
     assert await alive.retry_once() == 1
     with stores[0]() as session:
-        event = session.get(InboundEvent, event_id)
+        event = session.get(InboundEvent, delivery.id)
     # Had the first gateway come back with an answer, it would not be stored a second time.
     assert dead._finish(event, [{"text": "late"}], token, "bot") is None
     with stores[0]() as session:
