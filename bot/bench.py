@@ -40,7 +40,9 @@ from bot.settings import ROOT, get_settings
 
 CONCURRENCY = 20
 CONVERSATIONS = 60  # 600 messages per run
-PACED_RATE = 30  # messages a second offered by CONCURRENCY people in the paced phase
+# Messages a second offered by CONCURRENCY people in the paced phases: the target's load, and
+# half of it, to see the latency of a stack that is not saturated.
+PACED_RATES = (30, 15)
 LONG_TURNS = 200
 WINDOW = 20  # turns 1-20 versus 181-200 of the long conversation
 WEBHOOKS_PER_S = 2
@@ -281,8 +283,9 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
         figures["gateway_to_direct_throughput_ratio"] = round(
             figures["full_msgs_per_s"] / figures["direct_msgs_per_s"], 3
         )
-        paced = _play_paced(via_gateway, CONVERSATIONS, PACED_RATE)
-        figures |= await _play_costed(stack, "paced", paced)
+        for rate in PACED_RATES:
+            paced = _play_paced(via_gateway, CONVERSATIONS, rate)
+            figures |= await _play_costed(stack, f"paced_{rate}", paced)
         for name, process in stack.processes.items():
             figures[f"{name}_rss_mb"] = _rss_mb(process.pid)
         await rasa.close()
