@@ -20,13 +20,18 @@ answers what Rasa's own code answers).
    count messages of the session; actions/profile_slots.py carries the distress state itself).
 3. Each slot carried over once at a session start (`_carry_each_slot_once`): Rasa repeats them
    all, so sessions grew longer one after the other.
-4. Smaller ones: event classes looked up once (`_cache_event_classes`), skops imported before
+4. The action server unreachable: Rasa answered without our actions' slots, or nothing at all,
+   and saved that turn; now the turn is not saved and the REST channel answers 503, so the
+   gateway keeps the message and sends it again (`_fail_when_actions_are_unreachable`).
+5. Smaller ones: event classes looked up once (`_cache_event_classes`), skops imported before
    TensorFlow (cold start), and the tracker store's connections checked before use on PostgreSQL
    (`_pre_ping_tracker_store`: a database restart used to cost a message its context).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import os
 import sys
@@ -183,6 +188,71 @@ def _carry_each_slot_once() -> None:
     ActionSessionStart._slot_set_events_from_tracker = staticmethod(last_slot_sets)
 
 
+class ActionServerUnreachable(Exception):
+    """The action server could not be reached during this message: nothing of it is saved."""
+
+
+# Per HTTP request: what went wrong while Rasa handled it (a set shared with any task the
+# request starts, as contextvars copy the reference, not the set).
+_TROUBLE: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "relais_trouble", default=None
+)
+
+
+def _fail_when_actions_are_unreachable() -> None:
+    """Rasa carries on when the action server cannot be reached ("the action's events are
+    lost"): it answers without the slots our actions set (language, profile, distress level) and
+    saves that turn. Here such a message is not saved and Rasa's REST channel answers 503, so the
+    gateway keeps the message, tells the person we are in trouble (with the crisis lines), and
+    sends it again when the action server is back. An action that fails on the action server
+    (HTTP 500) is a bug, not an outage: Rasa handles it as before."""
+    import aiohttp
+    import rasa.core.run
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.exceptions import RasaException
+    from sanic import response
+
+    run_remote = RemoteAction.run
+    save = MessageProcessor.save_tracker
+    configure_app = rasa.core.run.configure_app
+
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await run_remote(self, *args, **kwargs)
+        except RasaException as error:
+            trouble = _TROUBLE.get()
+            if trouble is not None and isinstance(
+                error.__context__, (aiohttp.ClientConnectionError, asyncio.TimeoutError)
+            ):
+                trouble.add("action server unreachable")
+            raise
+
+    async def save_tracker(self, tracker: Any) -> None:
+        if _TROUBLE.get():
+            raise ActionServerUnreachable(tracker.sender_id)
+        await save(self, tracker)
+
+    def configured_app(*args: Any, **kwargs: Any) -> Any:
+        app = configure_app(*args, **kwargs)
+
+        @app.middleware("request")
+        async def watch(request: Any) -> None:
+            _TROUBLE.set(set())
+
+        @app.middleware("response")
+        async def unavailable(request: Any, answer: Any) -> Any:
+            if trouble := _TROUBLE.get():
+                return response.json({"error": sorted(trouble)[0]}, status=503)
+            return answer
+
+        return app
+
+    RemoteAction.run = run
+    MessageProcessor.save_tracker = save_tracker
+    rasa.core.run.configure_app = configured_app
+
+
 def session_too_long(events: list[Any], limit: int = MAX_SESSION_USER_MESSAGES) -> bool:
     """Whether the current session (events after the last SessionStarted) should end now."""
     from rasa.shared.core.events import SessionStarted, UserUttered
@@ -233,6 +303,7 @@ def main() -> None:
     _pre_ping_tracker_store()
     _light_event_rows()
     _carry_each_slot_once()
+    _fail_when_actions_are_unreachable()
     _bound_sessions()
     from rasa.__main__ import main as rasa_main
 
