@@ -83,43 +83,14 @@ def _script(index: int) -> list[str]:
     return list(SCRIPTS.values())[index % len(SCRIPTS)]
 
 
-async def _play(send, conversations: int) -> dict[str, float]:
-    """Run `conversations` scripted conversations (distinct people), CONCURRENCY at a time."""
-    latencies: list[float] = []
-    errors = 0
-    gate = asyncio.Semaphore(CONCURRENCY)
+async def _play(send, conversations: int, rate: float | None = None) -> dict[str, float]:
+    """Run `conversations` scripted conversations (distinct people), CONCURRENCY at a time.
 
-    async def conversation(index: int) -> None:
-        nonlocal errors
-        user = uuid.uuid4().hex
-        async with gate:
-            for text in _script(index):
-                start = time.perf_counter()
-                try:
-                    ok = await send(user, text)
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append((time.perf_counter() - start) * 1000)
-                errors += not ok
-
-    began = time.perf_counter()
-    await asyncio.gather(*(conversation(i) for i in range(conversations)))
-    elapsed = time.perf_counter() - began
-    return {
-        "msgs_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": _percentile(latencies, 0.50),
-        "p95_ms": _percentile(latencies, 0.95),
-        "p99_ms": _percentile(latencies, 0.99),
-        "errors": errors,
-        "messages": len(latencies),
-    }
-
-
-async def _play_paced(send, conversations: int, rate: float) -> dict[str, float]:
-    """Like _play, but each person sends their next message CONCURRENCY / rate seconds after
-    the previous one (or as soon as it was answered, if later): `rate` messages a second are
-    offered in all, the load of people who read and type, not of a closed loop."""
-    interval = CONCURRENCY / rate
+    Without a rate each person sends again as soon as answered (a closed loop: capacity). With
+    one, each sends their next message CONCURRENCY / rate seconds after the previous one (or as
+    soon as it was answered, if later): `rate` messages a second are offered in all, the load of
+    people who read and type."""
+    interval = CONCURRENCY / rate if rate else 0.0
     latencies: list[float] = []
     errors = 0
     gate = asyncio.Semaphore(CONCURRENCY)
@@ -144,7 +115,7 @@ async def _play_paced(send, conversations: int, rate: float) -> dict[str, float]
     await asyncio.gather(*(conversation(i) for i in range(conversations)))
     elapsed = time.perf_counter() - began
     return {
-        "offered_msgs_per_s": rate,
+        **({"offered_msgs_per_s": rate} if rate else {}),
         "msgs_per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": _percentile(latencies, 0.50),
         "p95_ms": _percentile(latencies, 0.95),
@@ -284,7 +255,7 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
             figures["full_msgs_per_s"] / figures["direct_msgs_per_s"], 3
         )
         for rate in PACED_RATES:
-            paced = _play_paced(via_gateway, CONVERSATIONS, rate)
+            paced = _play(via_gateway, CONVERSATIONS, rate)
             figures |= await _play_costed(stack, f"paced_{rate}", paced)
         for name, process in stack.processes.items():
             figures[f"{name}_rss_mb"] = _rss_mb(process.pid)
