@@ -134,8 +134,9 @@ class Stack:
             ),
         }
 
-    def start(self, timeout_s: float = 180) -> float:
-        """Start everything and return the seconds until all three answered."""
+    def start(self, timeout_s: float = 180, names: tuple[str, ...] | None = None) -> float:
+        """Start every service, or those `names` (one that was stopped, in tests), and return
+        the seconds until they all answered."""
         if not self.settings.api_token:  # actions and gateway share it; fresh for each run
             self.settings = dataclasses.replace(self.settings, api_token=secrets.token_urlsafe(32))
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -143,7 +144,8 @@ class Stack:
         logs.mkdir(exist_ok=True)
         env = {**os.environ, **engine_environment(self.settings), **_settings_env(self.settings)}
         began = time.monotonic()
-        for name, (command, _) in self.commands().items():
+        commands = {n: spec for n, spec in self.commands().items() if names is None or n in names}
+        for name, (command, _) in commands.items():
             with open(logs / f"{name}.log", "ab") as log:
                 self.processes[name] = subprocess.Popen(
                     command,
@@ -153,7 +155,7 @@ class Stack:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-        for name, (_, url) in self.commands().items():
+        for name, (_, url) in commands.items():
             self._wait(name, url, began + timeout_s)
         return time.monotonic() - began
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,9 +22,10 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    """Action server, Rasa server and gateway on free loopback ports, with their own SQLite."""
+@contextmanager
+def running_stack(var_dir: Path, **overrides) -> Iterator[Stack]:
+    """Action server, Rasa servers and gateway on free loopback ports, with their own SQLite
+    under var_dir; `overrides` change settings for one test module."""
     settings = get_settings()
     if not (settings.models_dir / MODEL).exists():
         pytest.fail("no trained model: `make test` trains it first")
@@ -31,9 +34,10 @@ def stack(tmp_path_factory):
         gateway_port=free_port(),
         rasa_port=free_port(),
         action_port=free_port(),
-        var_dir=tmp_path_factory.mktemp("var"),
+        var_dir=var_dir,
         tracker_db="",
         inbox_hours="mon-sun 00:00-23:59",  # counsellors "on duty" whenever the tests run
+        **overrides,
     )
     running = Stack(settings)
     try:
@@ -41,6 +45,13 @@ def stack(tmp_path_factory):
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The stack the end-to-end tests share."""
+    with running_stack(tmp_path_factory.mktemp("var")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

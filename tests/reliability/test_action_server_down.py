@@ -3,11 +3,9 @@ message is kept and not half-processed, and the bot answers it once the action s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
-import subprocess
 import time
 import uuid
 
@@ -15,33 +13,18 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.launch import MODEL, ROOT, Stack, engine_environment, free_port
-from bot.settings import get_settings
+from bot.launch import Stack
+from tests.conftest import running_stack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    settings = get_settings()
-    if not (settings.models_dir / MODEL).exists():
-        pytest.fail("no trained model: `make test` trains it first")
-    settings = dataclasses.replace(
-        settings,
-        gateway_port=free_port(),
-        rasa_port=free_port(),
-        rasa_servers=1,
-        action_port=free_port(),
-        var_dir=tmp_path_factory.mktemp("var"),
-        tracker_db="",
-        inbound_retry_s=0.5,
-    )
-    running = Stack(settings)
-    try:
-        running.start()
+    """Its own stack: this test kills and restarts the action server."""
+    var_dir = tmp_path_factory.mktemp("var")
+    with running_stack(var_dir, rasa_servers=1, inbound_retry_s=0.5) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _user_texts(stack: Stack, sender: str) -> list[str]:
@@ -73,14 +56,7 @@ def test_the_message_waits_for_the_action_server_and_is_answered_once(stack):
         assert "1819" in down.json()["messages"][0]["text"]
         assert _user_texts(stack, f"web:{sender}") == ["Bonjour"], "the failed turn is not saved"
 
-        command, health = stack.commands()["actions"]
-        env = {**os.environ, **engine_environment(stack.settings)}
-        log = open(stack.settings.var_dir / "logs" / "actions-again.log", "ab")  # noqa: SIM115
-        stack.processes["actions"] = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        stack._wait("actions", health, time.monotonic() + 120)
+        stack.start(names=("actions",))
 
         deadline = time.monotonic() + 60
         while True:  # the gateway's worker sends the kept message again
@@ -93,7 +69,6 @@ def test_the_message_waits_for_the_action_server_and_is_answered_once(stack):
                 break
             assert time.monotonic() < deadline, f"never answered: {found[-3:]}"
             time.sleep(0.5)
-        log.close()
     assert _user_texts(stack, f"web:{sender}") == ["Bonjour", said]
     answer = " ".join(m["text"] for m in after)
     assert "Combien de personnes" in answer, answer  # the intake goes on, with the story known
