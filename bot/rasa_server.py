@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import os
 import sys
@@ -89,7 +90,7 @@ def _validate_action_response(instance: Any, schema: dict) -> None:
         return _raise_best_error(_validator(schema), instance)
     others = {name: part for name, part in schema["properties"].items() if name != "events"}
     _raise_best_error(_validator({**schema, "properties": others}), instance)
-    any_event, by_name = _event_validators(schema["properties"]["events"]["items"])
+    any_event, by_name = _event_validators()
     for event in events:
         name = event.get("event") if isinstance(event, dict) else None
         _raise_best_error(
@@ -97,23 +98,17 @@ def _validate_action_response(instance: Any, schema: dict) -> None:
         )
 
 
-def _event_validators(event_schema: dict) -> tuple[Any, dict[str, Any]]:
-    """(validator of the whole event schema, validator per event name), built once."""
-    if not _EVENT_VALIDATORS:
-        base = {key: part for key, part in event_schema.items() if key != "oneOf"}
-        _EVENT_VALIDATORS.append(_validator(event_schema))
-        _EVENT_VALIDATORS.append(
-            {
-                alternative["properties"]["event"]["const"]: _validator(
-                    {"allOf": [base, alternative]}
-                )
-                for alternative in event_schema["oneOf"]
-            }
-        )
-    return _EVENT_VALIDATORS[0], _EVENT_VALIDATORS[1]
+@functools.cache
+def _event_validators() -> tuple[Any, dict[str, Any]]:
+    """(validator of Rasa's whole event schema, validator per event name), built once."""
+    from rasa.shared.utils.schemas.events import EVENT_SCHEMA
 
-
-_EVENT_VALIDATORS: list[Any] = []
+    base = {key: part for key, part in EVENT_SCHEMA.items() if key != "oneOf"}
+    by_name = {
+        alternative["properties"]["event"]["const"]: _validator({"allOf": [base, alternative]})
+        for alternative in EVENT_SCHEMA["oneOf"]
+    }
+    return _validator(EVENT_SCHEMA), by_name
 
 
 def _cache_event_classes() -> None:
