@@ -23,7 +23,8 @@ answers what Rasa's own code answers).
 4. The action server unreachable: Rasa answered without our actions' slots, or nothing at all,
    and saved that turn; now the turn is not saved and the REST channel answers 503, so the
    gateway keeps the message and sends it again (`_fail_when_actions_are_unreachable`).
-5. Smaller ones: event classes looked up once (`_cache_event_classes`), skops imported before
+5. The tracker store keeps the trackers it saved (bot/tracker_cache.py).
+6. Smaller ones: event classes looked up once (`_cache_event_classes`), skops imported before
    TensorFlow (cold start), and the tracker store's connections checked before use on PostgreSQL
    (`_pre_ping_tracker_store`: a database restart used to cost a message its context).
 """
@@ -39,6 +40,8 @@ import sys
 from typing import Any
 
 import jsonschema
+
+from bot import tracker_cache
 
 # Messages of one session before the next message starts a new one (slots carried over).
 MAX_SESSION_USER_MESSAGES = int(os.environ.get("RELAIS_SESSION_MAX_MESSAGES", "20"))
@@ -297,6 +300,7 @@ def main() -> None:
     _cache_event_classes()
     _pre_ping_tracker_store()
     _light_event_rows()
+    tracker_cache.install()
     _carry_each_slot_once()
     _fail_when_actions_are_unreachable()
     _bound_sessions()
