@@ -23,7 +23,8 @@ answers what Rasa's own code answers).
 4. The action server unreachable: Rasa answered without our actions' slots, or nothing at all,
    and saved that turn; now the turn is not saved and the REST channel answers 503, so the
    gateway keeps the message and sends it again (`_fail_when_actions_are_unreachable`).
-5. The tracker store keeps the trackers it saved (bot/tracker_cache.py).
+5. The tracker store keeps the trackers it saved (bot/tracker_cache.py), and calls to the action
+   server reuse their connections (`_reuse_action_server_connections`).
 6. Smaller ones: event classes looked up once (`_cache_event_classes`), skops imported before
    TensorFlow (cold start), and the tracker store's connections checked before use on PostgreSQL
    (`_pre_ping_tracker_store`: a database restart used to cost a message its context).
@@ -186,6 +187,48 @@ def _carry_each_slot_once() -> None:
     ActionSessionStart._slot_set_events_from_tracker = staticmethod(last_slot_sets)
 
 
+# Idle connections to the action server are closed after this, before Sanic's own keep-alive
+# timeout (5 s) closes them from the other end, which would fail the call that reuses one.
+ACTION_KEEPALIVE_S = 2.0
+
+
+class _Open:
+    """`async with` on a client session that stays open afterwards."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> Any:
+        return self.session
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+
+def _reuse_action_server_connections() -> None:
+    """Rasa opens a new HTTP client session, so a new TCP connection, for every call to the
+    action server (three or four per message), and closes it afterwards. One client session per
+    endpoint and event loop keeps its connections open between calls."""
+    import aiohttp
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
+
+    def session(self) -> _Open:
+        loop = asyncio.get_running_loop()
+        kept_loop, kept = self.__dict__.get("_relais_session", (None, None))
+        if kept_loop is not loop or kept.closed:
+            auth = aiohttp.BasicAuth(**self.basic_auth) if self.basic_auth else None
+            kept = aiohttp.ClientSession(
+                headers=self.headers,
+                auth=auth,
+                timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(keepalive_timeout=ACTION_KEEPALIVE_S),
+            )
+            self._relais_session = (loop, kept)
+        return _Open(kept)
+
+    EndpointConfig.session = session
+
+
 class ActionServerUnreachable(Exception):
     """The action server could not be reached during this message: nothing of it is saved."""
 
@@ -302,6 +345,7 @@ def main() -> None:
     _light_event_rows()
     tracker_cache.install()
     _carry_each_slot_once()
+    _reuse_action_server_connections()
     _fail_when_actions_are_unreachable()
     _bound_sessions()
     from rasa.__main__ import main as rasa_main

@@ -158,3 +158,49 @@ def test_a_new_session_carries_each_slot_once_with_the_same_values():
         "distress_level": "critical",
     }
     assert {e.key: e.metadata for e in after}["distress_level"] == {"why": "crisis"}
+
+
+def test_calls_to_the_action_server_reuse_one_connection():
+    import asyncio
+
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.rasa_server import _reuse_action_server_connections
+
+    connections = []
+    body = b'{"events": []}'
+
+    async def serve(reader, writer):
+        connections.append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+                writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+        except asyncio.IncompleteReadError:  # the client closed the connection
+            writer.close()
+
+    async def three_calls() -> list:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        endpoint = EndpointConfig(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        answers = [await endpoint.request(json={"n": n}) for n in range(3)]
+        server.close()
+        return answers
+
+    session = EndpointConfig.session
+    assert asyncio.run(three_calls()) == [{"events": []}] * 3
+    assert len(connections) == 3  # Rasa: one connection per call
+    connections.clear()
+    _reuse_action_server_connections()
+    try:
+        assert asyncio.run(three_calls()) == [{"events": []}] * 3
+    finally:
+        EndpointConfig.session = session
+    assert len(connections) == 1
