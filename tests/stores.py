@@ -28,8 +28,10 @@ def seed(sessions, tracker, conversation_id: str, days_ago: int) -> None:
         conversation = relay.conversation_for(session, conversation_id, "fr")
         conversation.sector, conversation.distress_level = "horeca", "high"
         session.flush()
-        relay.record(session, conversation, "person", "Je n'en peux plus, 0470 12 34 56")
-        relay.record(session, conversation, "bot", "Je vous entends.")
+        relay.record(
+            session, conversation_id, "person", [{"text": "Je n'en peux plus, 0470 12 34 56"}]
+        )
+        relay.record(session, conversation_id, "bot", [{"text": "Je vous entends."}])
         session.add(
             InboundEvent(channel="web", event_id=conversation_id, conversation_id=conversation_id)
         )

@@ -169,3 +169,18 @@ async def test_a_duplicate_delivery_leaves_nothing_behind(settings, stores, engi
             "message 1",
             "echo: message 1",
         ]
+
+
+async def test_a_conversation_is_opened_once_by_whichever_gateway(settings, stores, engine):
+    """One upsert opens it (no look-then-insert that a second gateway could race); a language
+    hint fills an unknown language and never replaces a known one."""
+    here, there = gateway(settings, stores, engine), gateway(settings, stores, engine)
+    first = here.accept(web_inbound(PERSON, "bonjour", None, "client-1"))
+    second = there.accept(web_inbound(PERSON, "hallo", "nl", "client-2"))
+    third = here.accept(web_inbound(PERSON, "salut", "fr", "client-3"))
+    assert None not in (first, second, third)
+    with stores[0]() as session:
+        conversation = session.get(Conversation, CONVERSATION)
+        assert (conversation.channel, conversation.language) == ("web", "nl")  # filled, then kept
+    _, answers = await there.process(third)
+    assert [a["text"] for a in answers] == ["echo: bonjour", "echo: hallo", "echo: salut"]

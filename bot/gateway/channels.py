@@ -93,7 +93,8 @@ class ChannelHub:
             conversation = session.get(Conversation, conversation_id)
             if conversation is not None:
                 note = both("inbox_undeliverable")
-                relay.record(session, conversation, "system", f"{note['fr']} / {note['nl']}")
+                text = f"{note['fr']} / {note['nl']}"
+                relay.record(session, conversation_id, "system", [{"text": text}])
                 session.commit()
 
     def start(self) -> None:

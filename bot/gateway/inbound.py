@@ -14,10 +14,10 @@ import asyncio
 import logging
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, Row, func, or_, select, update
+from sqlalchemy import JSON, DateTime, Engine, Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,16 +47,60 @@ class Delivery(NamedTuple):
     conversation_id: str
 
 
-# A pending delivery with what answering it needs from its conversation, read in one query.
-_TURN = select(
-    InboundEvent.id,
-    InboundEvent.conversation_id,
-    InboundEvent.channel,
-    InboundEvent.text,
-    InboundEvent.language_hint,
-    Conversation.mode,
-    Conversation.language,
-).join(Conversation, Conversation.id == InboundEvent.conversation_id)
+# The queue's statements, built once (building one costs more than running it on SQLite); the
+# values are bound at each execution: conversation, token (the lease's owner), until, at.
+_CONVERSATION = Conversation.id == bindparam("conversation")
+_OURS = Conversation.inbound_lease_owner == bindparam("token")
+# Take the conversation when nobody holds it or the lease lapsed.
+_TAKE = (
+    update(Conversation)
+    .where(
+        _CONVERSATION,
+        or_(
+            Conversation.inbound_lease_until.is_(None),
+            Conversation.inbound_lease_until <= bindparam("at"),
+        ),
+    )
+    .values(
+        inbound_lease_until=bindparam("until", type_=DateTime),
+        inbound_lease_owner=bindparam("token"),
+    )
+)
+# Push our lease forward, and read what answering needs of the conversation.
+_RENEW = (
+    update(Conversation)
+    .where(_CONVERSATION, _OURS)
+    .values(inbound_lease_until=bindparam("until", type_=DateTime))
+    .returning(Conversation.channel, Conversation.language, Conversation.erase_requested)
+)
+_RELEASE = (
+    update(Conversation)
+    .where(_CONVERSATION, _OURS)
+    .values(inbound_lease_until=None, inbound_lease_owner=None)
+)
+# The oldest pending delivery, with what answering it needs from its conversation.
+_NEXT = (
+    select(
+        InboundEvent.id,
+        InboundEvent.conversation_id,
+        InboundEvent.channel,
+        InboundEvent.text,
+        InboundEvent.language_hint,
+        Conversation.mode,
+        Conversation.language,
+    )
+    .join(Conversation, Conversation.id == InboundEvent.conversation_id)
+    .where(InboundEvent.conversation_id == bindparam("conversation"))
+    .where(InboundEvent.status == "pending")
+    .order_by(InboundEvent.id)
+    .limit(1)
+)
+_MARK_DONE = (
+    update(InboundEvent)
+    .where(InboundEvent.id == bindparam("event"), InboundEvent.status == "pending")
+    .values(status="done", answer_ids=bindparam("answers", type_=JSON))
+)
+_STORE_EVENT = insert(InboundEvent).returning(InboundEvent.id)
 
 
 class Answered(NamedTuple):
@@ -96,15 +140,6 @@ def _button(session: Session, conversation_id: str, said: str) -> tuple[str, str
     return None
 
 
-def _shown(message: Message) -> dict[str, Any]:
-    """A stored answer as channels and the web chat get it."""
-    return {
-        "id": message.id,
-        "text": message.text,
-        **({"buttons": message.buttons} if message.buttons else {}),
-    }
-
-
 class Conversations:
     def __init__(
         self, settings, sessions: sessionmaker[Session], rasa: RasaClient, tracker: Engine
@@ -120,51 +155,49 @@ class Conversations:
         answer=False records only that the event was seen (a delivery report, not a message).
         """
         with self.sessions() as session:
-            conversation = relay.conversation_for(
-                session, inbound.conversation_id, inbound.language_hint
-            )
+            conversation_id = inbound.conversation_id
+            relay.open_conversation(session, conversation_id, inbound.language_hint)
+            event = {"channel": inbound.channel, "event_id": inbound.event_id}
             if not answer:
-                session.flush()  # a new conversation's row before the event that names it
-                seen = InboundEvent(
-                    channel=inbound.channel,
-                    event_id=inbound.event_id,
-                    conversation_id=conversation.id,
-                    status="done",
-                )
-                session.add(seen)
-                return self._commit_new(session, seen)
+                return self._commit_new(session, {**event, "status": "done"}, conversation_id)
             said, shown = inbound.text, inbound.text
-            if said is not None and (button := _button(session, conversation.id, said)):
+            if said is not None and (button := _button(session, conversation_id, said)):
                 said, shown = button
             said = COMMANDS.get((said or "").strip().lower(), said)
-            message = relay.record(
+            [message] = relay.record(
                 session,
-                conversation,
+                conversation_id,
                 "person",
-                shown if shown is not None else f"[{inbound.unsupported}]",
+                [{"text": shown if shown is not None else f"[{inbound.unsupported}]"}],
             )
-            session.flush()  # the message's id, stored with the event
-            event = InboundEvent(
-                channel=inbound.channel,
-                event_id=inbound.event_id,
-                conversation_id=conversation.id,
-                message_id=message.id,
-                text=said,
-                language_hint=inbound.language_hint,
-            )
-            session.add(event)
-            return self._commit_new(session, event)
+            event |= {
+                "message_id": message["id"],
+                "text": said,
+                "language_hint": inbound.language_hint,
+            }
+            return self._commit_new(session, event, conversation_id)
 
     @staticmethod
-    def _commit_new(session: Session, event: InboundEvent) -> Delivery | None:
-        """Commit; None for a duplicate: the unique (channel, event id) refuses the event, and
-        nothing of this delivery (its message, its conversation's changes) is kept."""
+    def _commit_new(
+        session: Session, event: dict[str, Any], conversation_id: str
+    ) -> Delivery | None:
+        """Store the event and commit; None for a duplicate: the unique (channel, event id)
+        refuses the event, and nothing of this delivery (its message, its conversation's
+        changes) is kept."""
         try:
+            event_id = (
+                session.connection()
+                .execute(
+                    insert(InboundEvent).returning(InboundEvent.id),
+                    {**event, "conversation_id": conversation_id},
+                )
+                .scalar_one()
+            )
             session.commit()
         except IntegrityError:
             session.rollback()
             return None
-        return Delivery(event.id, event.conversation_id)
+        return Delivery(event_id, conversation_id)
 
     # --- the queue: one gateway at a time answers a conversation, in the order received ---
     #
@@ -182,18 +215,13 @@ class Conversations:
         with self.sessions() as session:
             at = now()
             taken = session.connection().execute(
-                update(Conversation)
-                .where(
-                    Conversation.id == conversation_id,
-                    or_(
-                        Conversation.inbound_lease_until.is_(None),
-                        Conversation.inbound_lease_until <= at,
-                    ),
-                )
-                .values(
-                    inbound_lease_until=at + timedelta(seconds=self.settings.inbound_lease_s),
-                    inbound_lease_owner=token,
-                )
+                _TAKE,
+                {
+                    "conversation": conversation_id,
+                    "token": token,
+                    "at": at,
+                    "until": self._until(at),
+                },
             )
             if taken.rowcount != 1:
                 return None
@@ -213,43 +241,30 @@ class Conversations:
         that drain's `_take` writes the same row, so it waits for our commit and then finds the
         lease free (PostgreSQL re-checks the UPDATE's condition on the committed row, SQLite
         runs one writer at a time)."""
-        connection = session.connection()
-        turn = connection.execute(
-            _TURN.where(
-                InboundEvent.conversation_id == conversation_id,
-                InboundEvent.status == "pending",
-            )
-            .order_by(InboundEvent.id)
-            .limit(1)
-        ).first()
+        turn = session.connection().execute(_NEXT, {"conversation": conversation_id}).first()
         if turn is None:
             self._release(session, conversation_id, token)
         return turn
 
     @staticmethod
     def _release(session: Session, conversation_id: str, token: str) -> None:
-        session.connection().execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .where(Conversation.inbound_lease_owner == token)
-            .values(inbound_lease_until=None, inbound_lease_owner=None)
-        )
+        session.connection().execute(_RELEASE, {"conversation": conversation_id, "token": token})
 
-    def _renew(self, session: Session, conversation_id: str, token: str) -> bool:
-        """Push our lease forward; False when it lapsed and someone else took the conversation."""
-        renewed = session.connection().execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.inbound_lease_owner == token)
-            .values(inbound_lease_until=now() + timedelta(seconds=self.settings.inbound_lease_s))
-        )
-        return renewed.rowcount == 1
+    def _until(self, at: datetime) -> datetime:
+        return at + timedelta(seconds=self.settings.inbound_lease_s)
+
+    def _renew(self, session: Session, conversation_id: str, token: str) -> Row[Any] | None:
+        """Push our lease forward; returns what answering needs of the conversation (channel,
+        language, erase_requested), or None when the lease lapsed and someone else took it."""
+        values = {"conversation": conversation_id, "token": token, "until": self._until(now())}
+        return session.connection().execute(_RENEW, values).first()
 
     async def _keep(self, conversation_id: str, token: str) -> None:
         """Renew the lease while the engine thinks (it may take longer than one lease)."""
         while True:
             await asyncio.sleep(self.settings.inbound_lease_s / 3)
             with self.sessions() as session:
-                if not self._renew(session, conversation_id, token):
+                if self._renew(session, conversation_id, token) is None:
                     return
                 session.commit()
 
@@ -318,27 +333,22 @@ class Conversations:
         transaction reads the next pending delivery, or gives the conversation back; not when
         the person asked the engine to forget them: that erasure comes first, under the lease."""
         with self.sessions() as session:
-            if not self._renew(session, event.conversation_id, token):
+            conversation = self._renew(session, event.conversation_id, token)
+            if conversation is None:
                 return None
-            conversation = session.get(Conversation, event.conversation_id)
-            stored = [
-                relay.record(session, conversation, "bot", a["text"], a.get("buttons"))
-                for a in answers
-            ]
-            session.flush()
-            out = [_shown(m) for m in stored]
+            out = relay.record(session, event.conversation_id, "bot", answers)
             marked = session.connection().execute(
-                update(InboundEvent)
-                .where(InboundEvent.id == event.id, InboundEvent.status == "pending")
-                .values(status="done", answer_ids=[m.id for m in stored])
+                _MARK_DONE, {"event": event.id, "answers": [m["id"] for m in out]}
             )
             if marked.rowcount != 1:
                 session.rollback()
                 return None
             if conversation.channel != "web":
-                relay.enqueue_for_channel(session, conversation, out)
+                relay.enqueue_for_channel(
+                    session, event.conversation_id, conversation.language, out
+                )
             erase = engine_answered and conversation.erase_requested
-            turn = None if erase else self._next_or_give_back(session, conversation.id, token)
+            turn = None if erase else self._next_or_give_back(session, event.conversation_id, token)
             session.commit()
             return Answered(mode, out, erase, turn)
 
@@ -346,7 +356,7 @@ class Conversations:
         """The next pending delivery once the conversation is erased (its mode may have changed),
         or the conversation given back; None too when the lease was lost meanwhile."""
         with self.sessions() as session:
-            if not self._renew(session, event.conversation_id, token):
+            if self._renew(session, event.conversation_id, token) is None:
                 return None
             turn = self._next_or_give_back(session, event.conversation_id, token)
             session.commit()
@@ -369,7 +379,9 @@ class Conversations:
                 mode = session.get(Conversation, conversation_id).mode
                 if event.status == "done":
                     messages = [session.get(Message, i) for i in event.answer_ids or []]
-                    return mode, [_shown(m) for m in messages if m is not None]
+                    return mode, [
+                        relay.shown(m.id, m.text, m.buttons) for m in messages if m is not None
+                    ]
             if time.monotonic() > deadline:  # the page's poll shows the answer when it comes
                 return mode, []
             await asyncio.sleep(0.1)

@@ -8,46 +8,90 @@ the bot. Channels other than the web chat get counsellor messages through the ou
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import DateTime, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.gateway.store.models import Conversation, Message, OutboxItem, now
+
+
+@functools.cache
+def _open(dialect: str) -> Any:
+    """INSERT the conversation, or fill its language if unknown (PostgreSQL and SQLite)."""
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(Conversation)
+    return upsert.values(
+        id=bindparam("conversation"), channel=bindparam("channel"), language=bindparam("language")
+    ).on_conflict_do_update(
+        index_elements=[Conversation.id],
+        set_={"language": func.coalesce(Conversation.language, upsert.excluded.language)},
+    )
+
+
+_STORE_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+_TOUCH = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("conversation"))
+    .values(last_message_at=bindparam("at", type_=DateTime))
+)
+
+
+def open_conversation(session: Session, conversation_id: str, language: str | None = None) -> None:
+    """Create the conversation on its first message, in one statement whoever else creates it at
+    the same moment (another gateway); a known language is kept, an unknown one is filled."""
+    session.connection().execute(
+        _open(session.get_bind().dialect.name),
+        {
+            "conversation": conversation_id,
+            "channel": conversation_id.split(":", 1)[0],
+            "language": language,
+        },
+    )
 
 
 def conversation_for(
     session: Session, conversation_id: str, language: str | None = None
 ) -> Conversation:
     """The stored conversation, created on its first message."""
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        channel = conversation_id.split(":", 1)[0]
-        conversation = Conversation(id=conversation_id, channel=channel, language=language)
-        session.add(conversation)
-    elif language and not conversation.language:
-        conversation.language = language
-    return conversation
+    open_conversation(session, conversation_id, language)
+    return session.get(Conversation, conversation_id)
 
 
 def record(
     session: Session,
-    conversation: Conversation,
+    conversation_id: str,
     author: str,
-    text: str,
-    buttons: list[dict[str, Any]] | None = None,
+    answers: list[dict[str, Any]],
     counsellor_id: int | None = None,
-) -> Message:
-    message = Message(
-        conversation=conversation,
-        author=author,
-        text=text,
-        buttons=buttons or None,
-        counsellor_id=counsellor_id,
-    )
-    session.add(message)
-    conversation.last_message_at = now()
-    return message
+) -> list[dict[str, Any]]:
+    """Store messages of one author ({"text", "buttons"?} each), in order; returns them as the
+    channels and the web chat show them, with their ids."""
+    at = now()
+    rows = [
+        {
+            "conversation_id": conversation_id,
+            "author": author,
+            "text": answer["text"],
+            "buttons": answer.get("buttons") or None,
+            "counsellor_id": counsellor_id,
+            "created_at": at,
+        }
+        for answer in answers
+    ]
+    if not rows:
+        return []
+    connection = session.connection()
+    ids = connection.execute(_STORE_MESSAGES, rows).scalars()
+    connection.execute(_TOUCH, {"conversation": conversation_id, "at": at})
+    return [shown(i, row["text"], row["buttons"]) for i, row in zip(ids, rows, strict=True)]
+
+
+def shown(message_id: int, text: str, buttons: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """A stored message as channels and the web chat get it."""
+    return {"id": message_id, "text": text, **({"buttons": buttons} if buttons else {})}
 
 
 def send_to_person(
@@ -56,26 +100,23 @@ def send_to_person(
     text: str,
     author: str = "counsellor",
     counsellor_id: int | None = None,
-) -> Message:
+) -> None:
     """A counsellor's (or the system's) message to the person, on the person's channel."""
-    message = record(session, conversation, author, text, counsellor_id=counsellor_id)
+    out = record(session, conversation.id, author, [{"text": text}], counsellor_id)
     if conversation.channel != "web":  # the web chat fetches its messages itself
-        session.flush()  # the message id goes with it
-        enqueue_for_channel(session, conversation, [{"id": message.id, "text": text}])
-    return message
+        enqueue_for_channel(session, conversation.id, conversation.language, out)
 
 
 def enqueue_for_channel(
-    session: Session, conversation: Conversation, messages: list[dict[str, Any]]
+    session: Session, conversation_id: str, language: str | None, messages: list[dict[str, Any]]
 ) -> None:
     """One outbox item per message: a retry never sends an earlier message twice."""
-    language = conversation.language or "fr"
     for message in messages:
         session.add(
             OutboxItem(
                 kind="channel",
-                target=conversation.id,
-                payload={"messages": [message], "language": language},
+                target=conversation_id,
+                payload={"messages": [message], "language": language or "fr"},
             )
         )
 

@@ -79,11 +79,16 @@ async def test_person_writing_to_its_counsellor_raises_a_conversation_event(
     await next_event(stream)
     pending = asyncio.ensure_future(anext(stream))
     with sessions() as session:  # the bot or the counsellor writing does not count
-        record(session, session.get(Handoff, handoff_id).conversation, "bot", "…")
+        record(session, session.get(Handoff, handoff_id).conversation_id, "bot", [{"text": "…"}])
         session.commit()
     assert await stays_quiet(pending)
     with sessions() as session:
-        record(session, session.get(Handoff, handoff_id).conversation, "person", "Allô ?")
+        record(
+            session,
+            session.get(Handoff, handoff_id).conversation_id,
+            "person",
+            [{"text": "Allô ?"}],
+        )
         session.commit()
     event = await asyncio.wait_for(pending, 2)
     assert (event.event, event.data) == ("conversation", {"handoffs": [handoff_id]})

@@ -287,9 +287,12 @@ def test_summary_and_transcript_are_shown_in_the_counsellors_language(
     with sessions() as session:
         handoff = session.get(Handoff, handoff_id)
         # stored before the handoff, so already in its transcript: shown once
-        before = record(session, handoff.conversation, "person", "Bonjour, j'ai besoin d'aide")
-        before.created_at = handoff.created_at - timedelta(minutes=1)
-        record(session, handoff.conversation, "person", "Vous êtes là ?")  # after the handoff
+        [before] = record(
+            session, handoff.conversation_id, "person", [{"text": "Bonjour, j'ai besoin d'aide"}]
+        )
+        message = session.get(Message, before["id"])
+        message.created_at = handoff.created_at - timedelta(minutes=1)
+        record(session, handoff.conversation_id, "person", [{"text": "Vous êtes là ?"}])
         session.commit()
     french = shown(login_as("anna").get(f"/inbox/handoffs/{handoff_id}"))
     assert "Résumé lisible." in french and "Leesbare samenvatting." not in french
@@ -333,7 +336,7 @@ def test_user_text_is_escaped_everywhere(sessions, login_as, add_handoff):
     )
     with sessions() as session:
         conversation = session.get(Handoff, handoff_id).conversation
-        record(session, conversation, "person", ATTRIBUTE)
+        record(session, conversation.id, "person", [{"text": ATTRIBUTE}])
         session.commit()
     anna = login_as("anna")
     for path in (f"/inbox/handoffs/{handoff_id}", f"/inbox/handoffs/{handoff_id}/transcript"):

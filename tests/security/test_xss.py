@@ -152,10 +152,12 @@ def showcase_handoff(session: Session, viewer: Counsellor) -> Handoff:
     session.add(handoff)
     session.flush()
     for vector in VECTORS:
-        relay.record(session, conversation, "person", vector)
-        relay.record(session, conversation, "counsellor", vector, counsellor_id=viewer.id)
+        relay.record(session, conversation.id, "person", [{"text": vector}])
+        relay.record(
+            session, conversation.id, "counsellor", [{"text": vector}], counsellor_id=viewer.id
+        )
     buttons = [{"title": vector, "payload": vector} for vector in VECTORS]
-    relay.record(session, conversation, "bot", VECTORS[-2], buttons=buttons)
+    relay.record(session, conversation.id, "bot", [{"text": VECTORS[-2], "buttons": buttons}])
     return handoff
 
 
@@ -257,7 +259,7 @@ def test_the_inbox_pages_show_names_summaries_and_reports_as_text(visitor, site)
     with site.sessions() as session:
         conversation = relay.conversation_for(session, f"web:{SENDER}")
         for vector in VECTORS:
-            relay.record(session, conversation, "person", f"encore {vector}")
+            relay.record(session, conversation.id, "person", [{"text": f"encore {vector}"}])
         session.commit()
     page.locator(".line__text", has_text=f"encore {VECTORS[-1]}").wait_for(timeout=15_000)
     visitor.assert_inert("live transcript")
