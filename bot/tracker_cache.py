@@ -52,17 +52,17 @@ def _kept(store: Any) -> OrderedDict[str, _Kept]:
     return store._relais_kept
 
 
-def _row(store: Any, sender_id: str, event: Any) -> Any:
+def _row(sender_id: str, event: Any) -> dict[str, Any]:
     """The row Rasa's SQLTrackerStore.save stores for an event."""
     data = event.as_dict()
-    return store.SQLEvent(
-        sender_id=sender_id,
-        type_name=event.type_name,
-        timestamp=data.get("timestamp"),
-        intent_name=data.get("parse_data", {}).get("intent", {}).get("name"),
-        action_name=data.get("name"),
-        data=json.dumps(data),
-    )
+    return {
+        "sender_id": sender_id,
+        "type_name": event.type_name,
+        "timestamp": data.get("timestamp"),
+        "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+        "action_name": data.get("name"),
+        "data": json.dumps(data),
+    }
 
 
 def install(capacity: int = CAPACITY) -> None:
@@ -101,8 +101,9 @@ def install(capacity: int = CAPACITY) -> None:
         kept = _kept(self)
         with self.session_scope() as session:
             new_events = list(self._additional_events(session, tracker))
-            session.add_all(_row(self, tracker.sender_id, event) for event in new_events)
-            session.flush()
+            if new_events:  # one INSERT for all, without the ORM's bookkeeping
+                table = self.SQLEvent.__table__
+                session.execute(table.insert(), [_row(tracker.sender_id, e) for e in new_events])
             last_id = _last_id(self, session, tracker.sender_id)
             session.commit()
         kept.pop(tracker.sender_id, None)
