@@ -185,14 +185,8 @@ class Conversations:
         refuses the event, and nothing of this delivery (its message, its conversation's
         changes) is kept."""
         try:
-            event_id = (
-                session.connection()
-                .execute(
-                    insert(InboundEvent).returning(InboundEvent.id),
-                    {**event, "conversation_id": conversation_id},
-                )
-                .scalar_one()
-            )
+            row = {**event, "conversation_id": conversation_id}
+            event_id = session.connection().execute(_STORE_EVENT, row).scalar_one()
             session.commit()
         except IntegrityError:
             session.rollback()
