@@ -205,10 +205,19 @@ class _Open:
         return None
 
 
+def _json(value: Any) -> str:
+    """The JSON of a call to the action server (the whole session's tracker, ~40 kB) with ujson,
+    a Rasa dependency, in 0.4 ms instead of json's 1.1 ms. ASCII like json's, so that a lone
+    surrogate (which a JSON escape can carry) stays an escape instead of failing as UTF-8."""
+    import ujson
+
+    return ujson.dumps(value, escape_forward_slashes=False)
+
+
 def _reuse_action_server_connections() -> None:
     """Rasa opens a new HTTP client session, so a new TCP connection, for every call to the
     action server (three or four per message), and closes it afterwards. One client session per
-    endpoint and event loop keeps its connections open between calls."""
+    endpoint and event loop keeps its connections open between calls, and encodes with `_json`."""
     import aiohttp
     from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
@@ -222,6 +231,7 @@ def _reuse_action_server_connections() -> None:
                 auth=auth,
                 timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
                 connector=aiohttp.TCPConnector(keepalive_timeout=ACTION_KEEPALIVE_S),
+                json_serialize=_json,
             )
             self._relais_session = (loop, kept)
         return _Open(kept)

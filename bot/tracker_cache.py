@@ -40,9 +40,9 @@ def _last_id_query(event_table: Any) -> Any:
     )
 
 
-def _last_id(store: Any, session: Any, sender_id: str) -> int | None:
+def _last_id(store: Any, connection: Any, sender_id: str) -> int | None:
     query = _last_id_query(store.SQLEvent.__table__)
-    return session.execute(query, {"sender_id": sender_id}).scalar()
+    return connection.execute(query, {"sender_id": sender_id}).scalar()
 
 
 def _kept(store: Any) -> OrderedDict[str, _Kept]:
@@ -76,8 +76,8 @@ def install(capacity: int = CAPACITY) -> None:
     async def retrieve_kept(self, sender_id: str) -> Any:
         kept = _kept(self).pop(sender_id, None)
         if kept is not None and len(kept.tracker.events) == kept.length:
-            with self.session_scope() as session:
-                if _last_id(self, session, sender_id) == kept.last_id:
+            with self.engine.connect() as connection:
+                if _last_id(self, connection, sender_id) == kept.last_id:
                     _kept(self)[sender_id] = kept
                     return kept.tracker
         return await retrieve(self, sender_id)
@@ -89,7 +89,7 @@ def install(capacity: int = CAPACITY) -> None:
         if (
             kept is not None
             and kept.tracker is tracker
-            and _last_id(self, session, tracker.sender_id) == kept.last_id
+            and _last_id(self, session.connection(), tracker.sender_id) == kept.last_id
         ):
             return itertools.islice(tracker.events, kept.length, None)
         return additional_events(self, session, tracker)
@@ -104,7 +104,7 @@ def install(capacity: int = CAPACITY) -> None:
             if new_events:  # one INSERT for all, without the ORM's bookkeeping
                 table = self.SQLEvent.__table__
                 session.execute(table.insert(), [_row(tracker.sender_id, e) for e in new_events])
-            last_id = _last_id(self, session, tracker.sender_id)
+            last_id = _last_id(self, session.connection(), tracker.sender_id)
             session.commit()
         kept.pop(tracker.sender_id, None)
         if last_id is None or any(isinstance(e, SessionStarted) for e in new_events):

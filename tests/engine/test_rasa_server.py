@@ -1,6 +1,7 @@
 """The speed fixes of bot/rasa_server.py answer exactly what Rasa's own code answers."""
 
 import copy
+import json
 
 import jsonschema
 import pytest
@@ -167,8 +168,9 @@ def test_calls_to_the_action_server_reuse_one_connection():
 
     from bot.rasa_server import _reuse_action_server_connections
 
-    connections = []
+    connections, bodies = [], []
     body = b'{"events": []}'
+    sent = {"text": "Ça va / ik ben één", "confidence": 0.9860287652813735, "at": 1795732039.3}
 
     async def serve(reader, writer):
         connections.append(writer)
@@ -180,7 +182,7 @@ def test_calls_to_the_action_server_reuse_one_connection():
                     for line in head.split(b"\r\n")
                     if line.lower().startswith(b"content-length:")
                 )
-                await reader.readexactly(length)
+                bodies.append(await reader.readexactly(length))
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
                 writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
                 await writer.drain()
@@ -190,7 +192,7 @@ def test_calls_to_the_action_server_reuse_one_connection():
     async def three_calls() -> list:
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         endpoint = EndpointConfig(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
-        answers = [await endpoint.request(json={"n": n}) for n in range(3)]
+        answers = [await endpoint.request(json={"n": n, **sent}) for n in range(3)]
         server.close()
         return answers
 
@@ -204,3 +206,13 @@ def test_calls_to_the_action_server_reuse_one_connection():
     finally:
         EndpointConfig.session = session
     assert len(connections) == 1
+    assert [json.loads(b) for b in bodies] == [{"n": n, **sent} for n in range(3)] * 2
+
+
+def test_action_server_json_reads_back_the_same_and_stays_ascii():
+    from bot.rasa_server import _json
+
+    value = {"events": [{"text": "l'été / de zomer", "score": 0.1, "ids": [1, 2**70]}], "x": None}
+    assert json.loads(_json(value)) == value
+    broken = {"text": "a\ud800b"}  # a lone surrogate (a JSON escape can carry one): not UTF-8
+    assert _json(broken) == '{"text":"a\\ud800b"}' and _json(broken).encode("utf-8")
