@@ -71,7 +71,7 @@ def install(capacity: int = CAPACITY) -> None:
     from rasa.shared.core.events import SessionStarted
 
     retrieve = SQLTrackerStore.retrieve
-    additional_events = SQLTrackerStore._additional_events
+    count_unsaved = SQLTrackerStore._additional_events
 
     async def retrieve_kept(self, sender_id: str) -> Any:
         kept = _kept(self).pop(sender_id, None)
@@ -82,7 +82,7 @@ def install(capacity: int = CAPACITY) -> None:
                     return kept.tracker
         return await retrieve(self, sender_id)
 
-    def additional_kept(self, session: Any, tracker: Any) -> Any:
+    def unsaved(self, session: Any, tracker: Any) -> list[Any]:
         """The events to store: those after the kept length, when this very tracker was kept
         and nothing was stored since; otherwise counted in the database as Rasa does."""
         kept = _kept(self).get(tracker.sender_id)
@@ -91,8 +91,8 @@ def install(capacity: int = CAPACITY) -> None:
             and kept.tracker is tracker
             and _last_id(self, session.connection(), tracker.sender_id) == kept.last_id
         ):
-            return itertools.islice(tracker.events, kept.length, None)
-        return additional_events(self, session, tracker)
+            return list(itertools.islice(tracker.events, kept.length, None))
+        return list(count_unsaved(self, session, tracker))
 
     async def save_and_keep(self, tracker: Any) -> None:
         """Rasa's save (the same rows), which also reads the conversation's last event id in the
@@ -100,7 +100,7 @@ def install(capacity: int = CAPACITY) -> None:
         await self.stream_events(tracker)
         kept = _kept(self)
         with self.session_scope() as session:
-            new_events = list(self._additional_events(session, tracker))
+            new_events = unsaved(self, session, tracker)
             if new_events:  # one INSERT for all, without the ORM's bookkeeping
                 table = self.SQLEvent.__table__
                 session.execute(table.insert(), [_row(tracker.sender_id, e) for e in new_events])
@@ -114,5 +114,4 @@ def install(capacity: int = CAPACITY) -> None:
             kept.popitem(last=False)
 
     SQLTrackerStore.retrieve = retrieve_kept
-    SQLTrackerStore._additional_events = additional_kept
     SQLTrackerStore.save = save_and_keep

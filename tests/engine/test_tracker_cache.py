@@ -16,9 +16,7 @@ DOMAIN = Domain.from_yaml("slots:\n  language:\n    type: text\n    mappings: []
 
 @pytest.fixture
 def patched():
-    saved = {
-        name: SQLTrackerStore.__dict__[name] for name in ("retrieve", "_additional_events", "save")
-    }
+    saved = {name: SQLTrackerStore.__dict__[name] for name in ("retrieve", "save")}
     tracker_cache.install(capacity=2)
     yield
     for name, method in saved.items():
