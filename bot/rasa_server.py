@@ -41,6 +41,7 @@ import sys
 from typing import Any
 
 import jsonschema
+import ujson
 
 from bot import tracker_cache
 
@@ -209,8 +210,6 @@ def _json(value: Any) -> str:
     """The JSON of a call to the action server (the whole session's tracker, ~40 kB) with ujson,
     a Rasa dependency, in 0.4 ms instead of json's 1.1 ms. ASCII like json's, so that a lone
     surrogate (which a JSON escape can carry) stays an escape instead of failing as UTF-8."""
-    import ujson
-
     return ujson.dumps(value, escape_forward_slashes=False)
 
 
