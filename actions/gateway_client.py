@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import aiohttp
 
 from bot.settings import get_settings
 
-logger = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -42,14 +40,6 @@ async def availability(partner: str) -> dict[str, Any]:
 async def post_handoff(body: dict[str, Any]) -> dict[str, Any]:
     """Idempotent: the same conversation and sequence always give the same reference."""
     return await _call("POST", "/api/handoffs", json=body)
-
-
-async def post_profile(body: dict[str, Any]) -> None:
-    """Tell the gateway what the triage found (for the report); never breaks a conversation."""
-    try:
-        await _call("POST", "/api/profiles", json=body)
-    except GatewayUnavailable as error:
-        logger.warning("profile not sent to the gateway: %s", error)
 
 
 async def request_erasure(conversation_id: str) -> None:

@@ -3,7 +3,9 @@
 It keeps the conversation's language, the intake profile, the distress state and the
 misunderstanding counter up to date from the parse result (our NLU components) and the channel's
 metadata. Rasa sends what it utters before the dialogue's answer: the moderate-distress
-acknowledgement and the check-in after a crisis live here, so no state can skip them.
+acknowledgement and the check-in after a crisis live here, so no state can skip them. When the
+message changes what the coordinators' report counts, the profile goes to the gateway with this
+turn's answers, as one custom message (bot/gateway/profile.py).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import gateway_client
 from actions.intake_form import ANSWER_INTENTS, INTAKE_SLOTS
+from bot.intake import PROFILE_MESSAGE
 from bot.intake.extract import place_by_id
 from bot.intake.profile import entity_values, merge_needs, next_language
 from bot.intake.safety_state import distress_slots, response_before_answer
@@ -27,7 +29,7 @@ from bot.settings import ROOT
 
 SITUATION_MAX_CHARS = 1000
 # What the coordinators' report counts (categories only), sent to the gateway when it changes.
-# slot -> field of the gateway's POST /api/profiles
+# slot -> field of the profile (bot/gateway/profile.py)
 REPORTED = {
     "sector": "sector",
     "employees": "workers",
@@ -152,8 +154,8 @@ class ValidateSlotMappings(Action):
         changed = {name: value for name, value in updates.items() if current.get(name) != value}
         if set(changed) & set(REPORTED) and CHANNEL_SENDER.match(tracker.sender_id):
             profile = {**current, **changed}
-            await gateway_client.post_profile(
-                {"conversation_id": tracker.sender_id, "language": profile.get("language")}
-                | {REPORTED[name]: _reported(name, profile.get(name)) for name in REPORTED}
+            reported = {REPORTED[name]: _reported(name, profile.get(name)) for name in REPORTED}
+            dispatcher.utter_message(
+                json_message={PROFILE_MESSAGE: {"language": profile.get("language")} | reported}
             )
         return [SlotSet(name, value) for name, value in changed.items()]

@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 
 from bot.gateway import inbound
 from bot.gateway.inbound import Conversations, web_inbound
+from bot.gateway.profile import Profile
+from bot.gateway.rasa_client import Reply
 from bot.gateway.store.models import Conversation, InboundEvent, Message
 from bot.settings import get_settings
 
@@ -26,12 +28,13 @@ class Engine:
     def __init__(self) -> None:
         self.received: list[str] = []
         self.during: dict[str, object] = {}
+        self.profiles: dict[str, Profile] = {}  # the profile the bot reports with its answer
 
-    async def send(self, sender: str, text: str, metadata: dict) -> list[dict]:
+    async def send(self, sender: str, text: str, metadata: dict) -> Reply:
         self.received.append(text)
         if hook := self.during.pop(text, None):
             await hook()
-        return [{"text": f"echo: {text}"}]
+        return Reply([{"text": f"echo: {text}"}], self.profiles.pop(text, None))
 
 
 @pytest.fixture
@@ -184,3 +187,32 @@ async def test_a_conversation_is_opened_once_by_whichever_gateway(settings, stor
         assert (conversation.channel, conversation.language) == ("web", "nl")  # filled, then kept
     _, answers = await there.process(third)
     assert [a["text"] for a in answers] == ["echo: bonjour", "echo: hallo", "echo: salut"]
+
+
+def profile_of(sessions) -> tuple:
+    with sessions() as session:
+        c = session.get(Conversation, CONVERSATION)
+        return (c.language, c.sector, c.workers, c.commune, c.needs, c.distress_level, c.urgency)
+
+
+async def test_the_profile_is_stored_with_the_answers_and_distress_only_goes_up(
+    settings, stores, engine
+):
+    """What the report counts comes with the bot's answers; a field the bot does not give keeps
+    its value, and a lower distress level never replaces a higher one."""
+    conversations = gateway(settings, stores, engine)
+    engine.profiles["message 1"] = Profile(
+        language="fr", sector="horeca", workers=3, needs=["rent"], distress_level="high"
+    )
+    engine.profiles["message 2"] = Profile(commune="ixelles", distress_level="moderate")
+    engine.profiles["message 3"] = Profile(needs=["finance", "rent"], distress_level="critical")
+    first = conversations.accept(web_inbound(PERSON, "message 1", None, "client-1"))
+    _, answers = await conversations.process(first)
+    assert [a["text"] for a in answers] == ["echo: message 1"]
+    assert profile_of(stores[0]) == ("fr", "horeca", 3, None, ["rent"], "high", None)
+    await conversations.process(conversations.accept(message(2)))
+    assert profile_of(stores[0]) == ("fr", "horeca", 3, "ixelles", ["rent"], "high", None)
+    await conversations.process(conversations.accept(message(3)))
+    assert profile_of(stores[0]) == (
+        "fr", "horeca", 3, "ixelles", ["finance", "rent"], "critical", None
+    )  # fmt: skip

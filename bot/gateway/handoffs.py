@@ -61,25 +61,6 @@ class HandoffRequest(BaseModel):
     callback: Callback | None = None
 
 
-LEVELS = ("none", "moderate", "high", "critical")
-
-
-class ProfileUpdate(BaseModel):
-    """The triage profile of a conversation, as categories (what the report counts)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    conversation_id: ConversationId
-    language: Literal["fr", "nl"] | None = None
-    sector: Annotated[str | None, Field(max_length=32)] = None
-    workers: Annotated[int | None, Field(ge=0, le=100_000)] = None
-    commune: Annotated[str | None, Field(max_length=64)] = None
-    region: Literal["brussels", "wallonia", "flanders"] | None = None
-    needs: Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=12)] = []
-    distress_level: Literal["none", "moderate", "high", "critical"] | None = None
-    urgency: Literal["high", "medium", "low"] | None = None
-
-
 class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -187,22 +168,6 @@ def handoffs_router(settings: Settings, sessions: sessionmaker[Session]) -> APIR
             raise Refused(422, "error_unknown_partner")
         with sessions() as session:
             return availability(session, partner, settings)
-
-    @router.post("/api/profiles", dependencies=[Depends(require_token)], status_code=204)
-    def post_profile(update: ProfileUpdate) -> None:
-        """Keep the conversation's profile current; the distress level only ever goes up."""
-        with sessions() as session:
-            conversation = conversation_for(session, update.conversation_id, update.language)
-            for name in ("sector", "workers", "commune", "region", "urgency"):
-                if (value := getattr(update, name)) is not None:
-                    setattr(conversation, name, value)
-            if update.needs:
-                conversation.needs = update.needs
-            if update.distress_level and LEVELS.index(update.distress_level) > LEVELS.index(
-                conversation.distress_level or "none"
-            ):
-                conversation.distress_level = update.distress_level
-            session.commit()
 
     @router.post("/api/erasures", dependencies=[Depends(require_token)], status_code=202)
     def post_erasure(request: ErasureRequest) -> dict[str, str]:

@@ -21,9 +21,9 @@ from sqlalchemy import JSON, DateTime, Engine, Row, bindparam, func, insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.gateway import relay
+from bot.gateway import profile, relay
 from bot.gateway.privacy import erase_conversation
-from bot.gateway.rasa_client import EngineUnavailable, RasaClient
+from bot.gateway.rasa_client import EngineUnavailable, RasaClient, Reply
 from bot.gateway.store.models import Conversation, InboundEvent, Message, now
 from bot.gateway.texts import both
 from bot.gateway.texts import text as gateway_text
@@ -71,7 +71,12 @@ _RENEW = (
     update(Conversation)
     .where(_CONVERSATION, _OURS)
     .values(inbound_lease_until=bindparam("until", type_=DateTime))
-    .returning(Conversation.channel, Conversation.language, Conversation.erase_requested)
+    .returning(
+        Conversation.channel,
+        Conversation.language,
+        Conversation.erase_requested,
+        Conversation.distress_level,
+    )
 )
 _RELEASE = (
     update(Conversation)
@@ -305,10 +310,11 @@ class Conversations:
             )
             return self._finish(turn, [{"text": said}], token, mode)
         metadata = {"channel": turn.channel, "language_hint": turn.language_hint}
-        answers = await self.rasa.send(turn.conversation_id, turn.text, metadata)
+        reply = await self.rasa.send(turn.conversation_id, turn.text, metadata)
+        answers = reply.answers
         if turn.channel != "web":  # the widget shows the notice in its own frame
             answers = self._privacy_notice_first(turn.conversation_id, language) + answers
-        finished = self._finish(turn, answers, token, mode, engine_answered=True)
+        finished = self._finish(turn, answers, token, mode, reply)
         if finished is not None and finished.erase:  # Rasa saved the turn
             erase_conversation(self.sessions, self.tracker, turn.conversation_id)
             return finished._replace(erase=False, next=self._after_erasure(turn, token))
@@ -320,17 +326,23 @@ class Conversations:
         answers: list[dict[str, Any]],
         token: str,
         mode: str,
-        engine_answered: bool = False,
+        reply: Reply | None = None,
     ) -> Answered | None:
         """Store the answers, queue them for a channel and mark the delivery done, in one
-        transaction, only while we still hold the conversation: answered exactly once. The same
-        transaction reads the next pending delivery, or gives the conversation back; not when
-        the person asked the engine to forget them: that erasure comes first, under the lease."""
+        transaction, only while we still hold the conversation: answered exactly once. `reply`
+        is the engine's, when it answered: its profile is stored in the same transaction. The
+        same transaction reads the next pending delivery, or gives the conversation back; not
+        when the person asked the engine to forget them: that erasure comes first, under the
+        lease."""
         with self.sessions() as session:
             conversation = self._renew(session, event.conversation_id, token)
             if conversation is None:
                 return None
             out = relay.record(session, event.conversation_id, "bot", answers)
+            if reply is not None and reply.profile is not None:
+                profile.store(
+                    session, event.conversation_id, reply.profile, conversation.distress_level
+                )
             marked = session.connection().execute(
                 _MARK_DONE, {"event": event.id, "answers": [m["id"] for m in out]}
             )
@@ -341,7 +353,7 @@ class Conversations:
                 relay.enqueue_for_channel(
                     session, event.conversation_id, conversation.language, out
                 )
-            erase = engine_answered and conversation.erase_requested
+            erase = reply is not None and conversation.erase_requested
             turn = None if erase else self._next_or_give_back(session, event.conversation_id, token)
             session.commit()
             return Answered(mode, out, erase, turn)

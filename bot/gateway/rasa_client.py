@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
+
+from bot.gateway.profile import Profile, from_custom
 
 
 class EngineUnavailable(Exception):
     """No Rasa server answered (down, timeout, or an error status)."""
+
+
+class Reply(NamedTuple):
+    """The bot's answers to one message, and the profile it found when the message changed it."""
+
+    answers: list[dict[str, Any]]
+    profile: Profile | None = None
 
 
 class RasaClient:
@@ -32,8 +41,9 @@ class RasaClient:
 
     async def send(
         self, sender_id: str, text: str, metadata: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """The bot's answers to one message: [{"text": ..., "buttons": [...]}, ...]."""
+    ) -> Reply:
+        """The bot's answers to one message ([{"text": ..., "buttons": [...]}, ...]), and the
+        profile when it changed."""
         body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
         error: Exception | None = None
         for url in self.servers_for(sender_id):
@@ -45,11 +55,21 @@ class RasaClient:
                 continue
             except httpx.HTTPError as failed:
                 raise EngineUnavailable(type(failed).__name__) from failed
-            return [_clean(message) for message in response.json()]
+            return _reply(response.json())
         raise EngineUnavailable(type(error).__name__) from error
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _reply(messages: list[dict[str, Any]]) -> Reply:
+    answers, profile = [], None
+    for message in messages:
+        if (found := from_custom(message.get("custom"))) is not None:
+            profile = found
+        elif "text" in message or "buttons" in message:
+            answers.append(_clean(message))
+    return Reply(answers, profile)
 
 
 def _clean(message: dict[str, Any]) -> dict[str, Any]:

@@ -34,13 +34,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.gateway.handoffs import LEVELS
 from bot.gateway.inbox import OUTCOMES, partner_name
 from bot.gateway.store.db import make_engine, migrate, session_factory
 from bot.gateway.store.models import Conversation, Handoff
 from bot.gateway.texts import LANGUAGES, all_texts, text
 from bot.intake.extract import place_by_id
 from bot.intake.lexicon import load
+from bot.safety import LEVELS
 from bot.settings import get_settings
 
 BRUSSELS = ZoneInfo("Europe/Brussels")

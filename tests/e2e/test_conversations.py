@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from bot.gateway.store.models import Conversation
+
 pytestmark = pytest.mark.e2e
 
 
@@ -18,7 +20,7 @@ def new_sender() -> str:
     return uuid.uuid4().hex
 
 
-def test_french_intake_asks_only_what_is_missing(chat):
+def test_french_intake_asks_only_what_is_missing(chat, gateway_db):
     sender = new_sender()
     welcome = texts(chat(sender, "Bonjour"))
     assert "Relais" in welcome[0] and "Racontez-moi" in welcome[1]
@@ -33,6 +35,11 @@ def test_french_intake_asks_only_what_is_missing(chat):
     assert "argent, dettes, factures" in recap and "aujourd'hui" in recap
     assert intro == "Voici ce qui peut vous aider :" and 1 <= len(cards) <= 3
     assert all("Parce que" in card for card in cards)
+    with gateway_db() as session:  # what the coordinators' report counts, from the answers
+        c = session.get(Conversation, f"web:{sender}")
+        profile = (c.language, c.sector, c.workers, c.commune, c.region, c.urgency)
+        assert profile == ("fr", "horeca", 3, "ixelles", "brussels", "high")
+        assert c.needs == ["finance"] and c.distress_level is None  # no distress: never raised
 
 
 def test_dutch_conversation_with_an_interruption_and_buttons(chat):

@@ -164,15 +164,8 @@ async def gateway(monkeypatch):
             status=201,
         )
 
-    async def profiles(request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != "Bearer test-token":
-            return web.json_response({"detail": "token"}, status=401)
-        received.append(await request.json())
-        return web.Response(status=204)
-
     app = web.Application()
     app.router.add_post("/api/handoffs", handoffs)
-    app.router.add_post("/api/profiles", profiles)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -259,7 +252,7 @@ async def test_gateway_down_is_said_honestly(monkeypatch):
     assert responses == ["utter_handoff_failed", None, "utter_crisis_lines"]
 
 
-async def test_a_changed_profile_is_reported_to_the_gateway_as_categories(gateway):
+async def test_a_changed_profile_goes_to_the_gateway_with_the_answers_as_categories():
     entities = [{"entity": "sector", "value": "horeca"}, {"entity": "need", "value": "rent"}]
     message = tracker(
         "mon café, le loyer",
@@ -268,15 +261,18 @@ async def test_a_changed_profile_is_reported_to_the_gateway_as_categories(gatewa
         language_source="detected",
         employees=2.0,
     )
-    await ValidateSlotMappings().run(CollectingDispatcher(), message, {})
-    (profile,) = gateway
-    assert profile == {
-        "conversation_id": "web:test", "language": "fr", "sector": "horeca", "workers": 2,
-        "commune": None, "region": None, "needs": ["rent"], "distress_level": "none",
-        "urgency": None,
+    dispatcher = CollectingDispatcher()
+    await ValidateSlotMappings().run(dispatcher, message, {})
+    (sent,) = dispatcher.messages
+    assert sent["custom"] == {
+        "relais_profile": {
+            "language": "fr", "sector": "horeca", "workers": 2, "commune": None, "region": None,
+            "needs": ["rent"], "distress_level": "none", "urgency": None,
+        }
     }  # fmt: skip
+    unchanged = CollectingDispatcher()
     await ValidateSlotMappings().run(
-        CollectingDispatcher(),
+        unchanged,
         tracker(
             "merci",
             "thank",
@@ -289,4 +285,4 @@ async def test_a_changed_profile_is_reported_to_the_gateway_as_categories(gatewa
         ),
         {},
     )
-    assert len(gateway) == 1, "nothing changed: nothing sent"
+    assert unchanged.messages == [], "nothing changed: nothing sent"

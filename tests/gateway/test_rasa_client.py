@@ -30,7 +30,7 @@ def _server(name: str, received: list[tuple[str, str]], status: int = 200) -> Fa
 def _send_all(client: RasaClient, senders: list[str]) -> list[str]:
     async def run() -> list[str]:
         try:
-            return [(await client.send(s, "bonjour"))[0]["text"] for s in senders]
+            return [(await client.send(s, "bonjour")).answers[0]["text"] for s in senders]
         finally:
             await client.close()
 
@@ -75,3 +75,38 @@ def test_a_server_that_failed_after_accepting_is_not_replaced():
         with pytest.raises(EngineUnavailable):
             _send_all(client, [sender])
     assert received == [("a", sender)]
+
+
+def test_the_profile_comes_apart_from_the_answers_and_a_bad_one_costs_no_answer(caplog):
+    """The action server's custom message carries the profile; Rasa's REST channel sends it
+    among the answers (`{"custom": ...}`), and the person never sees it."""
+    turns = {
+        "bonjour": [
+            {"recipient_id": "p", "custom": {"relais_profile": {"sector": "horeca", "workers": 2}}},
+            {"recipient_id": "p", "text": "Combien ?", "buttons": [{"title": "0", "payload": "0"}]},
+        ],
+        "et alors": [
+            {"recipient_id": "p", "custom": {"relais_profile": {"workers": -1, "name": "Anke"}}},
+            {"recipient_id": "p", "text": "Je vous écoute."},
+        ],
+    }
+    app = FastAPI()
+
+    @app.post("/webhooks/rest/webhook")
+    async def answer(request: Request):
+        return turns[(await request.json())["message"]]
+
+    async def run(url: str) -> list:
+        client = RasaClient(url, 5)
+        try:
+            return [await client.send("p", said) for said in turns]
+        finally:
+            await client.close()
+
+    with serve(app) as url:
+        first, second = asyncio.run(run(url))
+    assert first.answers == [{"text": "Combien ?", "buttons": [{"title": "0", "payload": "0"}]}]
+    assert (first.profile.sector, first.profile.workers) == ("horeca", 2)
+    assert second == ([{"text": "Je vous écoute."}], None)
+    assert "invalid profile from the engine dropped: ['name', 'workers']" in caplog.text
+    assert "Anke" not in caplog.text  # the fields' names only, never a value

@@ -104,7 +104,7 @@ def test_the_internal_api_refuses_every_call_without_the_token(channels):
         for operation in operations(channels)
         if operation.path.startswith("/api/") and not operation.path.startswith(WIDGET_API)
     ]
-    assert {"/api/handoffs", "/api/profiles", "/api/availability"} <= {o.path for o in internal}
+    assert {"/api/handoffs", "/api/erasures", "/api/availability"} <= {o.path for o in internal}
     for operation in internal:
         for headers in ({}, {"Authorization": "Bearer guessed"}, {"Authorization": "Basic x"}):
             fuzz(operation, GenerationMode.POSITIVE, refused_without_token(headers))

@@ -88,15 +88,15 @@ def test_a_burst_from_one_address_gets_429_that_the_partner_page_can_read(gatewa
 
 def test_only_refused_calls_of_the_internal_api_count(gateway):
     client = gateway(limits=limits(ip_per_minute=5))
-    profile = {"conversation_id": f"web:{SENDER}", "sector": "horeca"}
+    erasure = {"conversation_id": f"web:{SENDER}"}
     for _ in range(20):  # the action server, many conversations at once
-        assert client.post("/api/profiles", json=profile, headers=AUTH).status_code == 204
+        assert client.post("/api/erasures", json=erasure, headers=AUTH).status_code == 202
     wrong = {"Authorization": "Bearer guessed"}
     for _ in range(5):
-        assert client.post("/api/profiles", json=profile, headers=wrong).status_code == 401
-    assert client.post("/api/profiles", json=profile, headers=AUTH).status_code == 429
+        assert client.post("/api/erasures", json=erasure, headers=wrong).status_code == 401
+    assert client.post("/api/erasures", json=erasure, headers=AUTH).status_code == 429
     elsewhere = TestClient(client.app, client=("10.0.0.7", 50000))
-    assert elsewhere.post("/api/profiles", json=profile, headers=AUTH).status_code == 204
+    assert elsewhere.post("/api/erasures", json=erasure, headers=AUTH).status_code == 202
 
 
 @pytest.mark.parametrize(

@@ -45,8 +45,8 @@ class Conversation(Base):
     # Set by POST /api/erasures while Rasa handles the confirmation; the gateway erases once
     # Rasa has answered (and saved the turn), in both stores.
     erase_requested: Mapped[bool] = mapped_column(default=False)
-    # The triage profile the bot found (POST /api/profiles from the actions): what the
-    # coordinators' report counts. Categories only, nothing that names the person.
+    # The triage profile the bot found (bot/gateway/profile.py, with the bot's answers): what
+    # the coordinators' report counts. Categories only, nothing that names the person.
     sector: Mapped[str | None] = mapped_column(String(32))
     workers: Mapped[int | None]
     commune: Mapped[str | None] = mapped_column(String(64))
