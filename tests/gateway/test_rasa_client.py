@@ -110,3 +110,17 @@ def test_the_profile_comes_apart_from_the_answers_and_a_bad_one_costs_no_answer(
     assert second == ([{"text": "Je vous écoute."}], None)
     assert "invalid profile from the engine dropped: ['name', 'workers']" in caplog.text
     assert "Anke" not in caplog.text  # the fields' names only, never a value
+
+
+def test_messages_to_one_server_reuse_one_connection():
+    ports: list[int] = []
+    app = FastAPI()
+
+    @app.post("/webhooks/rest/webhook")
+    async def answer(request: Request):
+        ports.append(request.client.port)
+        return [{"text": "ok"}]
+
+    with serve(app) as url:
+        assert _send_all(RasaClient(url, 5), ["p"] * 3) == ["ok"] * 3
+    assert len(ports) == 3 and len(set(ports)) == 1
