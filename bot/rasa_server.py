@@ -26,7 +26,8 @@ answers what Rasa's own code answers).
 5. The tracker store keeps the trackers it saved (bot/tracker_cache.py), calls to the action
    server reuse their connections (`_reuse_action_server_connections`), and the rule policy
    compares its rules with no more of the session than the longest rule has
-   (`_check_rules_no_further_back_than_the_longest`).
+   (`_check_rules_no_further_back_than_the_longest`), and the policies' dialogue states are
+   computed once per event (bot/dialogue_states.py).
 6. Smaller ones: event classes looked up once (`_cache_event_classes`), skops imported before
    TensorFlow (cold start), and the tracker store's connections checked before use on PostgreSQL
    (`_pre_ping_tracker_store`: a database restart used to cost a message its context).
@@ -45,7 +46,7 @@ from typing import Any
 import jsonschema
 import ujson
 
-from bot import tracker_cache
+from bot import dialogue_states, tracker_cache
 
 # Messages of one session before the next message starts a new one (slots carried over).
 MAX_SESSION_USER_MESSAGES = int(os.environ.get("RELAIS_SESSION_MAX_MESSAGES", "20"))
@@ -374,6 +375,7 @@ def main() -> None:
     _pre_ping_tracker_store()
     _light_event_rows()
     tracker_cache.install()
+    dialogue_states.install()
     _carry_each_slot_once()
     _reuse_action_server_connections()
     _check_rules_no_further_back_than_the_longest()
