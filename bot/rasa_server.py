@@ -24,10 +24,8 @@ answers what Rasa's own code answers).
    and saved that turn; now the turn is not saved and the REST channel answers 503, so the
    gateway keeps the message and sends it again (`_fail_when_actions_are_unreachable`).
 5. The tracker store keeps the trackers it saved (bot/tracker_cache.py), calls to the action
-   server reuse their connections (`_reuse_action_server_connections`), and the rule policy
-   compares its rules with no more of the session than the longest rule has
-   (`_check_rules_no_further_back_than_the_longest`), and the policies' dialogue states are
-   computed once per event (bot/dialogue_states.py).
+   server reuse their connections (`_reuse_action_server_connections`), and the policies'
+   dialogue states are computed once per event (bot/dialogue_states.py).
 6. Smaller ones: event classes looked up once (`_cache_event_classes`), skops imported before
    TensorFlow (cold start), and the tracker store's connections checked before use on PostgreSQL
    (`_pre_ping_tracker_store`: a database restart used to cost a message its context).
@@ -216,25 +214,6 @@ def _json(value: Any) -> str:
     return ujson.dumps(value, escape_forward_slashes=False)
 
 
-def _check_rules_no_further_back_than_the_longest() -> None:
-    """Before each prediction the rule policy narrows its rules down by comparing each with the
-    session's states, from the latest back to the first. A rule only constrains as many states as
-    it has (ours: at most 4), and beyond that Rasa keeps every rule still in the running
-    (`_is_rule_applicable`), so comparing further changes nothing: here the narrowing stops at
-    the length of the longest rule. It did all 20 to 60 states of a session: ~5 % of a Rasa
-    server's CPU."""
-    from rasa.core.policies.rule_policy import RulePolicy
-
-    def possible_keys(self: Any, lookup: dict[str, str], states: list[Any]) -> set[str]:
-        keys = set(lookup)
-        longest = max((len(self._rule_key_to_state(key)) for key in keys), default=0)
-        for turn, state in enumerate(reversed(states[-longest:] if longest else [])):
-            keys = {key for key in keys if self._is_rule_applicable(key, turn, state)}
-        return keys
-
-    RulePolicy._get_possible_keys = possible_keys
-
-
 def _reuse_action_server_connections() -> None:
     """Rasa opens a new HTTP client session, so a new TCP connection, for every call to the
     action server (three or four per message), and closes it afterwards. One client session per
@@ -378,7 +357,6 @@ def main() -> None:
     dialogue_states.install()
     _carry_each_slot_once()
     _reuse_action_server_connections()
-    _check_rules_no_further_back_than_the_longest()
     _fail_when_actions_are_unreachable()
     _bound_sessions()
     from rasa.__main__ import main as rasa_main

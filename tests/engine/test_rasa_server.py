@@ -2,21 +2,13 @@
 
 import copy
 import json
-import random
-import tarfile
-from pathlib import Path
 
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
-from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 
-from bot.rasa_server import (
-    _cache_event_classes,
-    _cached_validate,
-    _check_rules_no_further_back_than_the_longest,
-)
+from bot.rasa_server import _cache_event_classes, _cached_validate
 
 RESPONSE_SCHEMA = RemoteAction.action_response_format_spec()
 VALID = [
@@ -224,35 +216,3 @@ def test_action_server_json_reads_back_the_same_and_stays_ascii():
     assert json.loads(_json(value)) == value
     broken = {"text": "a\ud800b"}  # a lone surrogate (a JSON escape can carry one): not UTF-8
     assert _json(broken) == '{"text":"a\\ud800b"}' and _json(broken).encode("utf-8")
-
-
-MODEL = Path(__file__).resolve().parents[2] / "models" / "relais.tar.gz"
-
-
-@pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train`")
-def test_the_rules_narrowed_down_to_the_longest_are_rasas_own():
-    """Our trained rules against conversations made of their own states (so that many match),
-    some changed at random: the rules kept are exactly those Rasa's full comparison keeps."""
-    with tarfile.open(MODEL) as model:
-        member = model.extractfile("components/train_RulePolicy0/rule_policy.json")
-        lookup = json.load(member)["lookup"]
-    rasas = RulePolicy._get_possible_keys
-    policy = RulePolicy.__new__(RulePolicy)  # the two methods read no configuration
-    _check_rules_no_further_back_than_the_longest()
-    try:
-        narrowed = RulePolicy._get_possible_keys
-    finally:
-        RulePolicy._get_possible_keys = rasas
-    rules = [json.loads(key) for key in lookup["rules"]]
-    rng = random.Random(7)
-    kept_counts = []
-    for rule in rules * 3:
-        history = [state for other in rng.sample(rules, 6) for state in other] + list(rule)
-        if rng.random() < 0.5:  # a change somewhere in the last states
-            index = rng.randrange(max(0, len(history) - 5), len(history))
-            history[index] = rng.choice(rng.choice(rules))
-        for table in ("rules", "rules_for_loop_unhappy_path"):
-            expected = rasas(policy, lookup[table], history)
-            assert narrowed(policy, lookup[table], history) == expected
-            kept_counts.append(len(expected))
-    assert min(kept_counts) == 0 and max(kept_counts) > 1  # both kinds seen
