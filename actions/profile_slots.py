@@ -3,9 +3,11 @@
 It keeps the conversation's language, the intake profile, the distress state and the
 misunderstanding counter up to date from the parse result (our NLU components) and the channel's
 metadata. Rasa sends what it utters before the dialogue's answer: the moderate-distress
-acknowledgement and the check-in after a crisis live here, so no state can skip them. When the
-message changes what the coordinators' report counts, the profile goes to the gateway with this
-turn's answers, as one custom message (bot/gateway/profile.py).
+acknowledgement and the check-in after a crisis live here, so no state can skip them. What the
+coordinators' report counts goes to the gateway with every turn's answers, as one custom message
+(bot/gateway/profile.py): every turn, not only when it changes, because a turn Rasa saved but
+whose answers the gateway did not store (a timeout, a lost lease) is sent again, and would then
+find nothing changed.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ class ValidateSlotMappings(Action):
         if response:
             dispatcher.utter_message(text=variation_text(response, updates["language"]))
         changed = {name: value for name, value in updates.items() if current.get(name) != value}
-        if set(changed) & set(REPORTED) and CHANNEL_SENDER.match(tracker.sender_id):
+        if CHANNEL_SENDER.match(tracker.sender_id):
             profile = {**current, **changed}
             reported = {REPORTED[name]: _reported(name, profile.get(name)) for name in REPORTED}
             dispatcher.utter_message(

@@ -15,8 +15,9 @@ from bot.gateway import inbound
 from bot.gateway.inbound import Conversations, web_inbound
 from bot.gateway.profile import Profile
 from bot.gateway.rasa_client import Reply
-from bot.gateway.store.models import Conversation, InboundEvent, Message
+from bot.gateway.store.models import Conversation, InboundEvent, Message, OutboxItem
 from bot.settings import get_settings
+from connectors.base import Inbound
 
 PERSON = "abcdefgh42"
 CONVERSATION = f"web:{PERSON}"
@@ -216,3 +217,21 @@ async def test_the_profile_is_stored_with_the_answers_and_distress_only_goes_up(
     assert profile_of(stores[0]) == (
         "fr", "horeca", 3, "ixelles", ["finance", "rent"], "critical", None
     )  # fmt: skip
+
+
+async def test_a_channel_turn_leaves_in_the_language_the_bot_found_with_it(
+    settings, stores, engine
+):
+    """WhatsApp gives no language: the first turn's answers go out in the one the bot found
+    while answering, stored with them, not in the default."""
+    conversations = gateway(settings, stores, engine)
+    engine.profiles["hallo, mijn zaak"] = Profile(language="nl")
+    delivery = conversations.accept(
+        Inbound("whatsapp", "32470000001", "wamid-1", "hallo, mijn zaak")
+    )
+    await conversations.process(delivery)
+    with stores[0]() as session:
+        items = session.scalars(select(OutboxItem).order_by(OutboxItem.id)).all()
+        assert session.get(Conversation, "whatsapp:32470000001").language == "nl"
+    assert len(items) == 2  # the privacy notice, then the bot's answer
+    assert [item.payload["language"] for item in items] == ["nl", "nl"]

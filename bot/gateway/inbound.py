@@ -254,7 +254,8 @@ class Conversations:
 
     def _renew(self, session: Session, conversation_id: str, token: str) -> Row[Any] | None:
         """Push our lease forward; returns what answering needs of the conversation (channel,
-        language, erase_requested), or None when the lease lapsed and someone else took it."""
+        language, erase_requested, distress_level), or None when the lease lapsed and someone
+        else took it."""
         values = {"conversation": conversation_id, "token": token, "until": self._until(now())}
         return session.connection().execute(_RENEW, values).first()
 
@@ -349,10 +350,11 @@ class Conversations:
             if marked.rowcount != 1:
                 session.rollback()
                 return None
-            if conversation.channel != "web":
-                relay.enqueue_for_channel(
-                    session, event.conversation_id, conversation.language, out
+            if conversation.channel != "web":  # in the language just stored, if it was unknown
+                language = conversation.language or (
+                    reply.profile.language if reply is not None and reply.profile else None
                 )
+                relay.enqueue_for_channel(session, event.conversation_id, language, out)
             erase = reply is not None and conversation.erase_requested
             turn = None if erase else self._next_or_give_back(session, event.conversation_id, token)
             session.commit()

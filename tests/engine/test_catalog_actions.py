@@ -252,7 +252,7 @@ async def test_gateway_down_is_said_honestly(monkeypatch):
     assert responses == ["utter_handoff_failed", None, "utter_crisis_lines"]
 
 
-async def test_a_changed_profile_goes_to_the_gateway_with_the_answers_as_categories():
+async def test_the_profile_goes_to_the_gateway_with_every_turns_answers_as_categories():
     entities = [{"entity": "sector", "value": "horeca"}, {"entity": "need", "value": "rent"}]
     message = tracker(
         "mon café, le loyer",
@@ -270,19 +270,21 @@ async def test_a_changed_profile_goes_to_the_gateway_with_the_answers_as_categor
             "needs": ["rent"], "distress_level": "none", "urgency": None,
         }
     }  # fmt: skip
-    unchanged = CollectingDispatcher()
-    await ValidateSlotMappings().run(
-        unchanged,
-        tracker(
-            "merci",
-            "thank",
-            language="fr",
-            language_source="detected",
-            sector="horeca",
-            distress_level="none",
-            distress_cues=[],
-            crisis_open=False,
-        ),
-        {},
+    unchanged = CollectingDispatcher()  # the same again: a turn sent again after a failure
+    said = tracker(
+        "merci",
+        "thank",
+        language="fr",
+        language_source="detected",
+        sector="horeca",
+        distress_level="none",
+        distress_cues=[],
+        crisis_open=False,
     )
-    assert unchanged.messages == [], "nothing changed: nothing sent"
+    assert await ValidateSlotMappings().run(unchanged, said, {}) == []
+    (again,) = unchanged.messages
+    assert again["custom"]["relais_profile"]["sector"] == "horeca"
+    direct = CollectingDispatcher()  # Rasa's REST channel used directly: no channel, no profile
+    said.sender_id = "bench:test"
+    await ValidateSlotMappings().run(direct, said, {})
+    assert direct.messages == []

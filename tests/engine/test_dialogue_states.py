@@ -1,6 +1,7 @@
 """bot/dialogue_states.py: after every event of our stories (and of the turns Rasa makes of them
-at run time: featurization marked after the first prediction, fallbacks reverted, actions
-reverted, restarts, a form rejected), the states are Rasa's own, for each way the policies ask."""
+at run time: featurization marked after the first prediction, turns of rules hidden from the
+memoization policy, fallbacks reverted, actions reverted, restarts, a form rejected), the states
+are Rasa's own (`Domain.states_for_tracker_history`), for each way the policies ask."""
 
 from __future__ import annotations
 
@@ -37,11 +38,11 @@ OPTIONS = [
 
 @pytest.fixture
 def rasas():
-    """Rasa's own past_states, with ours installed for the test."""
-    rasas = DialogueStateTracker.past_states
+    """Rasa's own computation, with ours installed for the test."""
+    saved = DialogueStateTracker.past_states
     dialogue_states.install()
-    yield rasas
-    DialogueStateTracker.past_states = rasas
+    yield lambda tracker, domain, *options: domain.states_for_tracker_history(tracker, *options)
+    DialogueStateTracker.past_states = saved
 
 
 def stories() -> list[tuple[str, list]]:
@@ -61,6 +62,18 @@ def as_run(events: list) -> list:
         if isinstance(event, UserUttered):
             out.append(DefinePrevUserUtteredFeaturization(False))
     return out
+
+
+def with_rule_turns(events: list) -> list:
+    """As run, with every action but listening predicted by rules only (`hide_rule_turn`), the
+    forms' runs included: the memoization policy's states skip those turns and carry the last
+    other action instead, across the fold's pauses."""
+    return [
+        ActionExecuted(e.action_name, hide_rule_turn=True)
+        if isinstance(e, ActionExecuted) and e.action_name != "action_listen"
+        else e
+        for e in as_run(events)
+    ]
 
 
 def play(events: list, rasas) -> tuple[int, int]:
@@ -93,12 +106,12 @@ def play(events: list, rasas) -> tuple[int, int]:
     return calls, started
 
 
-@pytest.mark.parametrize("run", [False, True], ids=["as written", "as run"])
-def test_the_states_of_our_stories_are_rasas(rasas, run):
+@pytest.mark.parametrize("logged", [list, as_run, with_rule_turns])
+def test_the_states_of_our_stories_are_rasas(rasas, logged):
     calls = started = 0
     ours = stories()
     for _name, events in ours:
-        done, new = play(as_run(events) if run else events, rasas)
+        done, new = play(logged(events), rasas)
         calls, started = calls + done, started + new
     assert calls > 4000
     # One fold per story and question, which never starts again: the forms' happy paths and
@@ -135,12 +148,17 @@ def test_reverts_restarts_new_sessions_and_a_rejected_form(rasas):
 
 
 def test_a_user_message_featurized_again_is_seen(rasas):
-    """Rasa marks a message's featurization when it first predicts after it; were it marked
-    again later, the states computed with the old marking must not be reused."""
+    """Rasa marks a message's featurization when it first predicts after it; were an earlier
+    message, one the fold consumed, marked again later, its states must not be reused."""
     said = UserUttered("bonjour", {"name": "greet", "confidence": 1.0})
     tracker = DialogueStateTracker("person", DOMAIN.slots)
-    for event in [ActionExecuted("action_listen"), said, ActionExecuted("utter_greet")]:
+    events = [ActionExecuted("action_listen"), said, ActionExecuted("utter_greet")]
+    events += [ActionExecuted("action_listen"), UserUttered("merci", {"name": "thank"})]
+    for event in events:
         tracker.update(event)
     assert tracker.past_states(DOMAIN) == rasas(tracker, DOMAIN)
+    fold = tracker.__dict__[dialogue_states._FOLDS][(False, False, "None")]
+    assert said in fold.consumed
     said.use_text_for_featurization = False  # was None: the state had the text and the intent
     assert tracker.past_states(DOMAIN) == rasas(tracker, DOMAIN)
+    assert tracker.__dict__[dialogue_states._FOLDS][(False, False, "None")] is not fold
