@@ -146,6 +146,8 @@ class Stack:
         began = time.monotonic()
         commands = {n: spec for n, spec in self.commands().items() if names is None or n in names}
         for name, (command, _) in commands.items():
+            if name != "gateway" and self.settings.engine_nice:
+                command = ["nice", "-n", str(self.settings.engine_nice), *command]
             with open(logs / f"{name}.log", "ab") as log:
                 self.processes[name] = subprocess.Popen(
                     command,

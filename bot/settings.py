@@ -49,6 +49,10 @@ class Settings:
         default_factory=lambda: _int("RELAIS_RASA_SERVERS", min(2, os.cpu_count() or 1))
     )
     action_port: int = field(default_factory=lambda: _int("RELAIS_ACTION_PORT", 5055))
+    # The engine's CPU priority below the gateway's (nice), when the launcher starts both on one
+    # machine: webhook acknowledgements, the widget and the inbox stay quick while Rasa is
+    # saturated; the engine's work waits in the inbound queue. 0: the same priority.
+    engine_nice: int = field(default_factory=lambda: _int("RELAIS_ENGINE_NICE", 5))
     var_dir: Path = field(default_factory=lambda: Path(_env("RELAIS_VAR_DIR", str(ROOT / "var"))))
     models_dir: Path = field(
         default_factory=lambda: Path(_env("RELAIS_MODELS_DIR", str(ROOT / "models")))
