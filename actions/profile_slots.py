@@ -30,7 +30,7 @@ from bot.intake.safety_state import distress_slots, response_before_answer
 from bot.settings import ROOT
 
 SITUATION_MAX_CHARS = 1000
-# What the coordinators' report counts (categories only), sent to the gateway when it changes.
+# What the coordinators' report counts (categories only), sent to the gateway with every turn.
 # slot -> field of the profile (bot/gateway/profile.py)
 REPORTED = {
     "sector": "sector",

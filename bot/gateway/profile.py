@@ -1,7 +1,7 @@
 """The triage profile the bot found (what the coordinators' report counts), as categories.
 
-It comes with the bot's answers: when a person's message changes it, the action server adds one
-custom message to that turn's answers (actions/profile_slots.py). The Rasa client takes it out,
+It comes with the bot's answers: on every turn of a channel's conversation, the action server
+adds one custom message to the answers (actions/profile_slots.py). The Rasa client takes it out,
 and the queue stores it on the conversation in the transaction that stores the answers
 (bot/gateway/inbound.py). One HTTP call from the action server to the gateway fewer per message
 (docs/performance.md), and the profile is never ahead of or behind the answers it came with.

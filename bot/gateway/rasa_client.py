@@ -27,7 +27,7 @@ class EngineUnavailable(Exception):
 
 
 class Reply(NamedTuple):
-    """The bot's answers to one message, and the profile it found when the message changed it."""
+    """The bot's answers to one message, and the profile it reported with them, if any."""
 
     answers: list[dict[str, Any]]
     profile: Profile | None = None
@@ -63,7 +63,7 @@ class RasaClient:
         self, sender_id: str, text: str, metadata: dict[str, Any] | None = None
     ) -> Reply:
         """The bot's answers to one message ([{"text": ..., "buttons": [...]}, ...]), and the
-        profile when it changed."""
+        profile that came with them."""
         body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
         error: Exception | None = None
         for url in self.servers_for(sender_id):
