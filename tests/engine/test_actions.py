@@ -29,6 +29,12 @@ def tracker(
     return Tracker("web:test", slots, message, events, False, None, None, "action_listen")
 
 
+def settled(text: str, intent: str, **slots):
+    """A French conversation whose latest message changes none of its slots."""
+    known = {"language": "fr", "language_source": "detected", "distress_level": "none"}
+    return tracker(text, intent, **known, distress_cues=[], crisis_open=False, **slots)
+
+
 def test_story_fills_profile_and_situation():
     entities = [
         {"entity": "sector", "value": "horeca"},
@@ -86,15 +92,7 @@ def test_distress_state_comes_from_the_whole_conversation():
 
 
 async def test_action_only_sets_slots_that_change():
-    t = tracker(
-        "bonjour",
-        intent="greet",
-        language="fr",
-        language_source="detected",
-        distress_level="none",
-        distress_cues=[],
-        crisis_open=False,
-    )
+    t = settled("bonjour", "greet")
     assert await ValidateSlotMappings().run(CollectingDispatcher(), t, {}) == []
 
 

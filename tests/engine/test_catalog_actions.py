@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.catalog import DescribeItem, MoreOptions
 from actions.handoff import AskHandoffConsent, HandoffSubmit, PrepareHandoff, ValidateHandoffForm
 from actions.profile_slots import ValidateSlotMappings, profile_updates
-from tests.engine.test_actions import tracker
+from tests.engine.test_actions import settled, tracker
 
 PROFILE = {
     "language": "fr", "sector": "horeca", "employees": 3.0, "commune": "ixelles",
@@ -271,16 +271,7 @@ async def test_the_profile_goes_to_the_gateway_with_every_turns_answers_as_categ
         }
     }  # fmt: skip
     unchanged = CollectingDispatcher()  # the same again: a turn sent again after a failure
-    said = tracker(
-        "merci",
-        "thank",
-        language="fr",
-        language_source="detected",
-        sector="horeca",
-        distress_level="none",
-        distress_cues=[],
-        crisis_open=False,
-    )
+    said = settled("merci", "thank", sector="horeca")
     assert await ValidateSlotMappings().run(unchanged, said, {}) == []
     (again,) = unchanged.messages
     assert again["custom"]["relais_profile"]["sector"] == "horeca"
