@@ -121,6 +121,47 @@ def test_the_tracker_store_reads_and_counts_the_same_events_with_light_rows(tmp_
     assert after[1] == []  # every event of the session was counted as stored
 
 
+def test_the_sqlite_tracker_store_keeps_its_connection_and_writes_ahead(tmp_path):
+    import asyncio
+    import sqlite3
+
+    import rasa.core.tracker_store as tracker_store
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_server import _tune_tracker_store_engine
+
+    domain = Domain.from_yaml("slots:\n  language:\n    type: text\n    mappings: []\n")
+    events = [ActionExecuted("action_listen"), UserUttered("bonjour", {"name": "greet"})]
+    engine_kwargs = tracker_store.create_engine_kwargs
+    _tune_tracker_store_engine()
+    try:
+        store = SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    finally:
+        tracker_store.create_engine_kwargs = engine_kwargs
+    opened = []
+    store.engine.pool._creator = _counting(store.engine.pool._creator, opened)
+    for turn in range(3):
+        tracker = DialogueStateTracker.from_events("p", events * (turn + 1), domain.slots)
+        asyncio.run(store.save(tracker))
+        assert list(asyncio.run(store.retrieve("p")).events) == list(tracker.events)
+    assert opened == []  # the connection of the first transaction served them all
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    other = sqlite3.connect(tmp_path / "rasa.db")  # the mode is the file's, for every process
+    assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    other.close()
+
+
+def _counting(creator, opened: list):
+    def counted(*args):
+        opened.append(1)
+        return creator(*args)
+
+    return counted
+
+
 def test_a_new_session_carries_each_slot_once_with_the_same_values():
     from rasa.core.actions.action import ActionSessionStart
     from rasa.shared.core.domain import Domain
