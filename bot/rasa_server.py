@@ -24,8 +24,9 @@ answers what Rasa's own code answers).
    and saved that turn; now the turn is not saved and the REST channel answers 503, so the
    gateway keeps the message and sends it again (`_fail_when_actions_are_unreachable`).
 5. The tracker store keeps the trackers it saved (bot/tracker_cache.py), calls to the action
-   server reuse their connections (`_reuse_action_server_connections`), and the policies'
-   dialogue states are computed once per event (bot/dialogue_states.py).
+   server reuse their connections (`_reuse_action_server_connections`), the policies'
+   dialogue states are computed once per event (bot/dialogue_states.py), and the model's graph
+   runs without dask's scheduler (bot/graph_runner.py).
 6. The tracker store's engine (`_tune_tracker_store_engine`): on PostgreSQL connections checked
    before use (a database restart used to cost a message its context); on SQLite connections
    kept and the database in WAL mode (a commit used to wait for the disk).
@@ -46,7 +47,7 @@ from typing import Any
 import jsonschema
 import ujson
 
-from bot import dialogue_states, tracker_cache
+from bot import dialogue_states, graph_runner, tracker_cache
 
 # Messages of one session before the next message starts a new one (slots carried over).
 MAX_SESSION_USER_MESSAGES = int(os.environ.get("RELAIS_SESSION_MAX_MESSAGES", "20"))
@@ -381,6 +382,7 @@ def main() -> None:
     _light_event_rows()
     tracker_cache.install()
     dialogue_states.install()
+    graph_runner.install()
     _carry_each_slot_once()
     _reuse_action_server_connections()
     _fail_when_actions_are_unreachable()
