@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
+import aiohttp
 
 from bot.gateway.rasa_client import RasaClient
 from bot.launch import ENGINE_BIN, Stack, free_port
@@ -125,10 +125,7 @@ async def _play(
             await asyncio.sleep(interval * (index % CONCURRENCY) / CONCURRENCY)  # staggered
             for text in _script(index):
                 start = time.perf_counter()
-                try:
-                    ok = await send(user, text)
-                except httpx.HTTPError:
-                    ok = False
+                ok = await send(user, text)
                 took = time.perf_counter() - start
                 latencies.append(took * 1000)
                 errors += not ok
@@ -211,7 +208,20 @@ def _telegram_stub() -> str:
     return f"http://127.0.0.1:{port}/bot"
 
 
-async def _webhooks(client: httpx.AsyncClient, url: str, stop: asyncio.Event) -> list[float]:
+async def _post(
+    client: aiohttp.ClientSession, url: str, body: dict, headers: dict | None = None
+) -> tuple[int, object]:
+    """(status, JSON answer or None) of a POST; status 0 when it failed. aiohttp: the load
+    generator shares the two cores with the stack, and costs a third of httpx's CPU per call."""
+    try:
+        async with client.post(url, json=body, headers=headers) as response:
+            answer = await response.json(content_type=None) if response.status == 200 else None
+            return response.status, answer
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+        return 0, None
+
+
+async def _webhooks(client: aiohttp.ClientSession, url: str, stop: asyncio.Event) -> list[float]:
     """Telegram-shaped updates at WEBHOOKS_PER_S, each from a new chat; acknowledgement times."""
     acks: list[float] = []
     pending: set[asyncio.Task] = set()
@@ -230,14 +240,8 @@ async def _webhooks(client: httpx.AsyncClient, url: str, stop: asyncio.Event) ->
             },
         }
         start = time.perf_counter()
-        try:
-            response = await client.post(url, json=update, headers=headers)
-            if response.status_code == 200:
-                acks.append((time.perf_counter() - start) * 1000)
-            else:
-                acks.append(float("inf"))
-        except httpx.HTTPError:
-            acks.append(float("inf"))
+        status, _ = await _post(client, url, update, headers)
+        acks.append((time.perf_counter() - start) * 1000 if status == 200 else float("inf"))
 
     while not stop.is_set():
         task = asyncio.create_task(post(next(counter)))
@@ -252,13 +256,14 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
     s = stack.settings
     gateway = f"http://{s.host}:{s.gateway_port}"
     figures: dict[str, float] = {}
-    limits = httpx.Limits(max_connections=CONCURRENCY * 4)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    connections = aiohttp.TCPConnector(limit=CONCURRENCY * 4)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connections, timeout=timeout) as client:
 
         async def via_gateway(user: str, text: str) -> bool:
             body = {"sender_id": user, "text": text}
-            response = await client.post(f"{gateway}/api/chat", json=body)
-            return response.status_code == 200 and bool(response.json().get("messages"))
+            status, answer = await _post(client, f"{gateway}/api/chat", body)
+            return status == 200 and isinstance(answer, dict) and bool(answer.get("messages"))
 
         rasa = RasaClient(s.rasa_base_urls, 60)  # the gateway's choice of server, directly
         servers = list(s.rasa_base_urls)
@@ -268,8 +273,8 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
         async def direct(user: str, text: str) -> bool:
             body = {"sender": f"bench:{user}", "message": text}
             url = rasa.servers_for(f"bench:{user}")[0]
-            response = await client.post(f"{url}/webhooks/rest/webhook", json=body)
-            return response.status_code == 200 and bool(response.json())
+            status, answer = await _post(client, f"{url}/webhooks/rest/webhook", body)
+            return status == 200 and bool(answer)
 
         await _play(via_gateway, 4)  # warm-up
         await _play(direct, 4)
