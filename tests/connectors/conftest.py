@@ -69,6 +69,7 @@ class TelegramStub:
 
     def reset(self) -> None:
         self.calls: list[tuple[str, dict[str, str]]] = []
+        self.call_times: list[float] = []  # time.monotonic() of each call
         self.failures: dict[str, tuple[int, dict[str, Any]]] = {}
         self.updates: list[dict[str, Any]] = []
 
@@ -87,6 +88,7 @@ class TelegramStub:
             )
         params = {key: str(value) for key, value in (await request.form()).items()}
         self.calls.append((method, params))
+        self.call_times.append(time.monotonic())
         if method in self.failures:
             status, body = self.failures[method]
             return JSONResponse(body, status_code=status)
@@ -147,6 +149,7 @@ class GraphStub:
                 "authorization": request.headers.get("authorization"),
                 "content_type": request.headers.get("content-type"),
                 "json": json.loads(await request.body()),
+                "at": time.monotonic(),
             }
         )
         if self.failures:

@@ -7,9 +7,13 @@ The engine is a stub of Rasa's REST channel that echoes each message (after a sh
 delay, so that kills also land while the gateway waits for it): the real Rasa would make the
 test minutes long and is covered by tests/scale; what is tested here is the gateway's queue.
 
-Channel messages are sent at least once (docs/deployment.md, Limits): a kill in the
-milliseconds between the channel's API taking a message and the database recording it would
-send it again, and this test would fail and say so. That is the one gap it can find.
+Channel messages are sent at least once (docs/deployment.md, Limits): a kill between the
+channel's API taking a message and the database recording it sends it again after the restart.
+That gap is milliseconds in the gateway, but this test's stubs share one process (and its GIL)
+with the threads that post the webhooks, which stretches it: it was hit in about one run in ten.
+So the test tells such a resend apart from a duplicate: the same message sent again after a
+kill that came at most RESEND_GAP_S after its first send. Any other repeat fails the test, and
+the database must hold every answer exactly once.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import threading
 import time
 
@@ -37,6 +42,7 @@ from tests.connectors.conftest import (
 )
 
 MESSAGES = 6  # per person
+RESEND_GAP_S = 1.0  # a send this long before a kill may have been unrecorded when it came
 TELEGRAM_CHATS = [510000001, 510000002, 510000003]
 WHATSAPP_NUMBERS = ["32470000001", "32470000002", "32470000003"]
 
@@ -179,51 +185,65 @@ def test_webhooks_delivered_several_times_while_the_gateway_is_killed(
     began = time.monotonic()
     for sender in senders:
         sender.start()
-    kills = 0
-    while any(sender.is_alive() for sender in senders) or kills < 6:
+    kills: list[float] = []
+    while any(sender.is_alive() for sender in senders) or len(kills) < 6:
         time.sleep(random.uniform(0.2, 1.5))
         process = gateway.processes["gateway"]
+        kills.append(time.monotonic())
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        kills += 1
         time.sleep(random.uniform(0.0, 0.5))
         gateway.start()
     for thread in [*senders, *extra]:
         thread.join()
 
-    def sent() -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for params in telegram.sent():
-            found.setdefault(params["chat_id"], []).append(params["text"])
-        for body in graph.bodies:
-            found.setdefault(body["to"], []).append(body["text"]["body"])
+    def sent() -> dict[str, list[tuple[float, str]]]:
+        """(when, text) of what each person was sent."""
+        found: dict[str, list[tuple[float, str]]] = {}
+        times = list(telegram.call_times)  # the stub appends the call, then its time
+        for (method, params), at in zip(telegram.calls[: len(times)], times, strict=True):
+            if method == "sendMessage":
+                found.setdefault(params["chat_id"], []).append((at, params["text"]))
+        for request in list(graph.requests):
+            found.setdefault(request["json"]["to"], []).append(
+                (request["at"], request["json"]["text"]["body"])
+            )
         return found
+
+    def resent_at_a_kill(replies: list[tuple[float, str]]) -> tuple[list[str], int]:
+        """The texts without the resends a kill explains, and how many there were."""
+        first: dict[str, float] = {}
+        texts, resent = [], 0
+        for at, said in replies:
+            if said in first and any(
+                0 <= kill - first[said] <= RESEND_GAP_S and kill < at for kill in kills
+            ):
+                resent += 1
+                continue
+            first.setdefault(said, at)
+            texts.append(said)
+        return texts, resent
 
     deadline = time.monotonic() + 90
     while sum(map(len, sent().values())) < sum(len(e) + 1 for e in expected.values()):
         assert time.monotonic() < deadline, "messages were lost"
         time.sleep(0.5)
     time.sleep(3)  # would a duplicate still come?
-    received = sent()
+    received = {who: resent_at_a_kill(replies) for who, replies in sent().items()}
+    resent = sum(count for _, count in received.values())
     print(
-        f"\n{kills} kills, {deliveries.attempts} delivery attempts, {deliveries.acknowledged} "
-        f"acknowledged, {sum(map(len, received.values()))} replies, "
+        f"\n{len(kills)} kills, {deliveries.attempts} delivery attempts, "
+        f"{deliveries.acknowledged} acknowledged, {resent} resent at a kill, "
         f"{time.monotonic() - began:.0f} s"
     )
     assert deliveries.acknowledged >= 2 * len(people) * MESSAGES  # really delivered repeatedly
     assert set(received) == set(expected)
-    for who, replies in received.items():
+    stored = sqlite3.connect(gateway.settings.var_dir / "gateway.db")
+    for who, (replies, _) in received.items():
+        queued = stored.execute(
+            "SELECT count(*) FROM outbox WHERE target LIKE ?", (f"%:{who}",)
+        ).fetchone()[0]
+        assert queued == 1 + MESSAGES, f"{who}: each answer stored once, with the notice"
         notice, *answers = replies
         assert not notice.startswith("echo:"), f"{who}: the privacy notice comes first"
-        if answers != expected[who]:
-            import sqlite3
-
-            db = sqlite3.connect(gateway.settings.var_dir / "gateway.db")
-            rows = db.execute(
-                "SELECT id, attempts, status, last_error, substr(payload, 1, 80) FROM outbox"
-                " WHERE target LIKE ?",
-                (f"%{who}",),
-            ).fetchall()
-            print("\n".join(map(str, rows)))
-            print([a[-14:] for a in answers])
         assert answers == expected[who], f"{who}: duplicates, losses or disorder"
