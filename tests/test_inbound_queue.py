@@ -70,10 +70,11 @@ async def test_a_message_arriving_while_the_engine_thinks_is_answered_by_the_sam
 
     async def another_arrives() -> None:
         two = second.accept(message(2))
-        assert await second.drain(two.conversation_id) == [], "the first holds the conversation"
+        assert two.lease is None, "the first holds the conversation"
+        assert await second.drain(two.conversation_id) == []
 
     engine.during["message 1"] = another_arrives
-    answered = await first.drain(one.conversation_id)
+    answered = await first.drain(one.conversation_id, one.lease)
     assert [(mode, [a["text"] for a in answers]) for _, mode, answers in answered] == [
         ("bot", ["echo: message 1"]),
         ("bot", ["echo: message 2"]),
@@ -94,8 +95,8 @@ async def test_a_message_accepted_while_the_conversation_is_given_back_is_answer
 
     def accept_and_drain() -> None:
         try:
-            two = second.accept(message(2))
-            newcomer["answered"] = asyncio.run(second.drain(two.conversation_id))
+            two = second.accept(message(2))  # it takes the conversation once given back
+            newcomer["answered"] = asyncio.run(second.drain(two.conversation_id, two.lease))
         except Exception as error:  # the assertion below shows it
             newcomer["error"] = error
 
@@ -111,7 +112,7 @@ async def test_a_message_accepted_while_the_conversation_is_given_back_is_answer
         return turn
 
     first._next_or_give_back = look_then_a_message_arrives
-    answered = await first.drain(one.conversation_id)
+    answered = await first.drain(one.conversation_id, one.lease)
     arrival.join(10)
     assert [event_id for event_id, _, _ in answered] == [one.id]
     assert "error" not in newcomer, newcomer
@@ -145,7 +146,7 @@ async def test_erasure_runs_under_the_lease_and_a_later_message_is_answered_afte
     erase_conversation = inbound.erase_conversation
     monkeypatch.setattr(inbound, "erase_conversation", erase_then_a_message_arrives)
     engine.during["message 1"] = erasure_asked
-    answered = await first.drain(one.conversation_id)
+    answered = await first.drain(one.conversation_id, one.lease)
     assert [[a["text"] for a in answers] for _, _, answers in answered] == [
         ["echo: message 1"],
         ["echo: message 2"],
@@ -186,8 +187,13 @@ async def test_a_conversation_is_opened_once_by_whichever_gateway(settings, stor
     with stores[0]() as session:
         conversation = session.get(Conversation, CONVERSATION)
         assert (conversation.channel, conversation.language) == ("web", "nl")  # filled, then kept
-    _, answers = await there.process(third)
-    assert [a["text"] for a in answers] == ["echo: bonjour", "echo: hallo", "echo: salut"]
+    assert first.lease is not None and second.lease is None and third.lease is None
+    answered = await there.drain(first.conversation_id, first.lease)  # the lease is the gateways'
+    assert [a["text"] for _, _, answers in answered for a in answers] == [
+        "echo: bonjour",
+        "echo: hallo",
+        "echo: salut",
+    ]
 
 
 def profile_of(sessions) -> tuple:

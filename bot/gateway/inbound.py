@@ -41,10 +41,12 @@ COMMANDS = {
 
 class Delivery(NamedTuple):
     """A stored delivery, as `accept` returns it: `process` and `answer` need not read its
-    conversation back from the database."""
+    conversation back from the database, nor take the conversation in a transaction of their
+    own when `accept` could take it."""
 
     id: int
     conversation_id: str
+    lease: tuple[str, Row[Any]] | None = None  # (token, oldest pending delivery), see `_take_in`
 
 
 # The queue's statements, built once (building one costs more than running it on SQLite); the
@@ -164,7 +166,8 @@ class Conversations:
             relay.open_conversation(session, conversation_id, inbound.language_hint)
             event = {"channel": inbound.channel, "event_id": inbound.event_id}
             if not answer:
-                return self._commit_new(session, {**event, "status": "done"}, conversation_id)
+                done = {**event, "status": "done"}
+                return self._commit_new(session, done, conversation_id, take=False)
             said, shown = inbound.text, inbound.text
             if said is not None and (button := _button(session, conversation_id, said)):
                 said, shown = button
@@ -180,52 +183,53 @@ class Conversations:
                 "text": said,
                 "language_hint": inbound.language_hint,
             }
-            return self._commit_new(session, event, conversation_id)
+            return self._commit_new(session, event, conversation_id, take=True)
 
-    @staticmethod
     def _commit_new(
-        session: Session, event: dict[str, Any], conversation_id: str
+        self, session: Session, event: dict[str, Any], conversation_id: str, take: bool
     ) -> Delivery | None:
-        """Store the event and commit; None for a duplicate: the unique (channel, event id)
-        refuses the event, and nothing of this delivery (its message, its conversation's
-        changes) is kept."""
+        """Store the event, take the conversation if asked and free (`_take_in`), and commit;
+        None for a duplicate: the unique (channel, event id) refuses the event, and nothing of
+        this delivery (its message, its conversation's changes, the lease) is kept."""
         try:
             row = {**event, "conversation_id": conversation_id}
             event_id = session.connection().execute(_STORE_EVENT, row).scalar_one()
+            lease = self._take_in(session, conversation_id) if take else None
             session.commit()
         except IntegrityError:
             session.rollback()
             return None
-        return Delivery(event_id, conversation_id)
+        return Delivery(event_id, conversation_id, lease)
 
     # --- the queue: one gateway at a time answers a conversation, in the order received ---
     #
-    # Per delivery, three transactions: `accept` stores it; `_take` leases the conversation and
-    # reads its oldest pending delivery; `_finish` stores the answers, marks the delivery done and
+    # Per delivery, two transactions: `accept` stores it, leases the conversation and reads its
+    # oldest pending delivery (`_take` does the last two when the lease was taken later, by the
+    # worker or after another holder); `_finish` stores the answers, marks the delivery done and
     # reads the next one, or gives the conversation back when there is none. Lease and status
     # statements run as Core on the session's connection: they change columns, not objects the
     # session holds, so the ORM has nothing to synchronise.
 
     def _take(self, conversation_id: str) -> tuple[str, Row[Any]] | None:
-        """Lease the conversation (conditional UPDATE) and read its oldest pending delivery, in one
-        transaction: (token, delivery), or None when another worker, in this gateway or another,
-        holds a lease that has not lapsed, or when nothing is pending (the lease is given back)."""
-        token = uuid.uuid4().hex
+        """`_take_in` in a transaction of its own."""
         with self.sessions() as session:
-            at = now()
-            taken = session.connection().execute(
-                _TAKE,
-                {
-                    "conversation": conversation_id,
-                    "token": token,
-                    "at": at,
-                    "until": self._until(at),
-                },
-            )
-            if taken.rowcount != 1:
-                return None
-            turn = self._next_or_give_back(session, conversation_id, token)
+            taken = self._take_in(session, conversation_id)
             session.commit()
+        return taken
+
+    def _take_in(self, session: Session, conversation_id: str) -> tuple[str, Row[Any]] | None:
+        """Lease the conversation (conditional UPDATE) and read its oldest pending delivery:
+        (token, delivery), or None when another worker, in this gateway or another, holds a
+        lease that has not lapsed, or when nothing is pending (the lease is given back). The
+        holder finds what this transaction stores when it looks for the next delivery
+        (`_next_or_give_back`)."""
+        token = uuid.uuid4().hex
+        at = now()
+        values = {"conversation": conversation_id, "token": token, "at": at}
+        taken = session.connection().execute(_TAKE, values | {"until": self._until(at)})
+        if taken.rowcount != 1:
+            return None
+        turn = self._next_or_give_back(session, conversation_id, token)
         return (token, turn) if turn is not None else None
 
     def _next_or_give_back(
@@ -273,13 +277,16 @@ class Conversations:
             self._release(session, conversation_id, token)
             session.commit()
 
-    async def drain(self, conversation_id: str) -> list[tuple[int, str, list[dict[str, Any]]]]:
-        """Answer the conversation's pending deliveries, oldest first, under its lease; returns
-        (event id, mode, answers) of those this call answered. Nothing when another worker holds
-        the conversation: it looks for pending deliveries in the transaction that gives the
-        conversation back, so none is left behind (`_next_or_give_back`). EngineUnavailable
-        stops here: that delivery and the later ones stay pending, in order, for the worker."""
-        taken = self._take(conversation_id)
+    async def drain(
+        self, conversation_id: str, taken: tuple[str, Row[Any]] | None = None
+    ) -> list[tuple[int, str, list[dict[str, Any]]]]:
+        """Answer the conversation's pending deliveries, oldest first, under its lease (`taken`:
+        the one `accept` took, otherwise taken here); returns (event id, mode, answers) of those
+        this call answered. Nothing when another worker holds the conversation: it looks for
+        pending deliveries in the transaction that gives the conversation back, so none is left
+        behind (`_next_or_give_back`). EngineUnavailable stops here: that delivery and the later
+        ones stay pending, in order, for the worker."""
+        taken = taken or self._take(conversation_id)
         if taken is None:
             return []
         token, turn = taken
@@ -374,10 +381,11 @@ class Conversations:
         """(mode, answers) for one stored delivery (the web chat waits for them); raises
         EngineUnavailable (the delivery stays pending). Earlier pending messages of the same
         conversation are answered first, and their answers come along."""
-        event_id, conversation_id = delivery
+        event_id, conversation_id, lease = delivery
         deadline = time.monotonic() + self.settings.rasa_timeout_s + self.settings.inbound_lease_s
         while True:
-            answered = await self.drain(conversation_id)
+            answered = await self.drain(conversation_id, lease)
+            lease = None
             if any(done_id == event_id for done_id, _, _ in answered):
                 mode = next(m for done_id, m, _ in answered if done_id == event_id)
                 upto = [a for done_id, _, a in answered if done_id <= event_id]
@@ -437,7 +445,7 @@ class Conversations:
         """Answer a channel delivery in the background (the webhook is already acknowledged);
         trouble is said at once, and the worker answers when the engine is back."""
         try:
-            await self.drain(delivery.conversation_id)
+            await self.drain(delivery.conversation_id, delivery.lease)
         except EngineUnavailable:
             self.tell_engine_down(delivery.id)
         except Exception:
