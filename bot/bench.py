@@ -91,13 +91,13 @@ def _uuid_person(index: int) -> str:
 def _spread_over(rasa: RasaClient, servers: list[str], conversation_id: Callable[[str], str]):
     """Person ids whose conversations go to the Rasa servers in turn, as many people would
     spread, and each script to every server alike: conversation i plays script i mod 4 on server
-    (i + i // 4) mod n. Drawn at random, 20 conversations are split 13 to 7 or worse one time in
-    four; the busier server then limits the phase on its own, and the full and direct phases,
-    split differently, were not compared on equal terms. In turn (i mod n), two servers got one
-    the intakes and the other the distress cases, which cost more."""
+    (i mod 4 + i div 4) mod n. Drawn at random, 20 conversations are split 13 to 7 or worse one
+    time in four; the busier server then limits the phase on its own, and the full and direct
+    phases, split differently, were not compared on equal terms. In turn (i mod n), two servers
+    got one the intakes and the other the distress cases, which cost more."""
 
     def person(index: int) -> str:
-        server = servers[(index + index // len(SCRIPTS)) % len(servers)]
+        server = servers[(index % len(SCRIPTS) + index // len(SCRIPTS)) % len(servers)]
         while True:
             user = uuid.uuid4().hex
             if rasa.servers_for(conversation_id(user))[0] == server:

@@ -4,9 +4,10 @@ graph and runs a task queue on every run: ~6 % of a Rasa server's CPU under load
 docs/performance.md), for graphs of a dozen nodes that never change.
 
 Here each run calls the same nodes with the same inputs as dask does: the nodes the targets
-need, each after the nodes it needs, with their (name, output) pairs; an input replaces the node
-of the same name, and a need that nothing provides is passed as its name (the node then refuses
-to run, as with dask). The order is computed once per targets and inputs.
+need (Rasa's minimal graph), each after the nodes it needs, with their (name, output) pairs; an
+input replaces the node of the same name, and a need that nothing provides is passed as its
+name (the node then refuses to run, as with dask). The order is computed once per targets and
+inputs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def _order(
     if order is None:
         schema = runner._graph_schema
         nodes = schema.nodes
+        graph = dict.fromkeys(schema.minimal_graph_schema(list(targets)).nodes)
         order = {}
 
         def visit(name: str) -> None:
@@ -34,9 +36,8 @@ def _order(
                 visit(need)
             order[name] = needs
 
-        for target in targets:
-            visit(target)
-        graph = dict.fromkeys(schema.minimal_graph_schema(list(targets)).nodes)
+        for name in graph:  # dask runs every node of it, those an input replaces feed too
+            visit(name)
         order = orders[(targets, given)] = (order, graph)
     return order
 

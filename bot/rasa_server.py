@@ -166,9 +166,10 @@ def _tune_tracker_store_engine() -> None:
         url = make_url(url)
         if url.get_backend_name() != "sqlite":
             kwargs["pool_pre_ping"] = True
-        elif url.database and url.database != ":memory:":
+        elif url.database and url.database != ":memory:" and not url.query:  # a plain file
             kwargs["poolclass"] = QueuePool
-            kwargs["creator"] = functools.partial(_sqlite_in_wal_mode, url.database)
+            path = os.path.abspath(url.database)
+            kwargs["creator"] = functools.partial(_sqlite_in_wal_mode, path)
         return kwargs
 
     tracker_store.create_engine_kwargs = create_engine_kwargs

@@ -33,54 +33,64 @@ class Node:
 
 def runner(needs: dict[str, dict[str, str]], calls: list, failing=()) -> DaskGraphRunner:
     graph = object.__new__(DaskGraphRunner)
-    nodes = {name: SchemaNode(node_needs, Node, "", "", {}) for name, node_needs in needs.items()}
+    nodes = {
+        name: SchemaNode(node_needs, Node, "", "", {}, is_target=name in TARGETS)
+        for name, node_needs in needs.items()
+    }
     graph._graph_schema = GraphSchema(nodes)
     graph._execution_context = None  # dask.py logs it
     graph._instantiated_nodes = {name: Node(name, calls, dict(failing).get(name)) for name in needs}
     return graph
 
 
-def both(needs, inputs, targets, failing=()):
-    """(result or error, calls) with dask, then with ours."""
+def both(needs, runs, failing=()):
+    """[(result or error, calls) of each run], with dask, then with ours: the runs one after
+    the other on one runner, as a Rasa server does (ours keeps an order per targets and
+    inputs)."""
     answers = []
     for run in (DASK, graph_runner.run):
         calls: list = []
-        try:
-            result = run(runner(needs, calls, failing), inputs, targets)
-        except Exception as error:  # the same error either way is the point
-            result = (type(error), str(error))
-        answers.append((result, sorted(calls)))
+        graph, results = runner(needs, calls, failing), []
+        for inputs, targets in runs:
+            calls.clear()
+            try:
+                result = run(graph, inputs, targets)
+            except Exception as error:  # the same error either way is the point
+                result = (type(error), str(error))
+            results.append((result, sorted(calls)))
+        answers.append(results)
     return answers
 
 
 DIAMOND = {
     "tokens": {"message": "__message__"},
-    "words": {"message": "tokens"},
+    "stems": {"message": "tokens"},  # feeds only words
+    "words": {"message": "tokens", "stems": "stems"},
     "chars": {"message": "tokens"},
     "intent": {"words": "words", "chars": "chars"},
     "unused": {"message": "__message__"},
 }
+TARGETS = ("intent", "unused")
+RUNS = [
+    ({"__message__": "bonjour"}, ["intent"]),  # each node once, after its needs
+    ({"__message__": "bonjour"}, ["intent", "words"]),
+    ({"__message__": "bonjour"}, None),  # the schema's targets
+    ({"__message__": "bonjour", "words": "given"}, ["intent"]),  # an input replaces a node
+    ({}, ["intent"]),  # a need nothing provides comes as its name
+    ({"__message__": "tokens"}, ["intent"]),  # a value naming a node: refused
+]
 
 
-@pytest.mark.parametrize(
-    "inputs, targets",
-    [
-        ({"__message__": "bonjour"}, ["intent"]),  # each node once, after its needs
-        ({"__message__": "bonjour"}, ["intent", "words"]),
-        ({"__message__": "bonjour"}, None),  # the schema's targets: every leaf
-        ({"__message__": "bonjour", "words": "given"}, ["intent"]),  # an input replaces a node
-        ({}, ["intent"]),  # a need nothing provides comes as its name
-        ({"__message__": "tokens"}, ["intent"]),  # a value naming a node: refused
-    ],
-)
-def test_the_same_nodes_get_the_same_inputs_and_give_the_same_outputs(inputs, targets):
-    dask, ours = both(DIAMOND, inputs, targets)
+def test_the_same_nodes_get_the_same_inputs_and_give_the_same_outputs():
+    dask, ours = both(DIAMOND, RUNS + RUNS[::-1])  # each order computed, then used again
     assert ours == dask
+    assert set(dask[2][0]) == set(TARGETS)
+    assert ("stems", (("tokens", "tokens(('__message__', 'bonjour'))"),)) in dask[3][1]
 
 
 @pytest.mark.parametrize("error", [RuntimeError, ValueError])
 def test_a_failing_node_fails_the_run_alike(error):
-    dask, ours = both(DIAMOND, {"__message__": "x"}, ["intent"], failing={"chars": error})
+    [dask], [ours] = both(DIAMOND, [({"__message__": "x"}, ["intent"])], {"chars": error})
     assert ours[0] == dask[0]
     assert ours[0][0] is (GraphRunError if error is RuntimeError else error)
 
