@@ -70,11 +70,10 @@ async def test_a_message_arriving_while_the_engine_thinks_is_answered_by_the_sam
 
     async def another_arrives() -> None:
         two = second.accept(message(2))
-        assert two.lease is None, "the first holds the conversation"
-        assert await second.drain(two.conversation_id) == []
+        assert await second.drain(two.conversation_id) == [], "the first holds the conversation"
 
     engine.during["message 1"] = another_arrives
-    answered = await first.drain(one.conversation_id, one.lease)
+    answered = await first.drain(one.conversation_id)
     assert [(mode, [a["text"] for a in answers]) for _, mode, answers in answered] == [
         ("bot", ["echo: message 1"]),
         ("bot", ["echo: message 2"]),
@@ -95,8 +94,8 @@ async def test_a_message_accepted_while_the_conversation_is_given_back_is_answer
 
     def accept_and_drain() -> None:
         try:
-            two = second.accept(message(2))  # it takes the conversation once given back
-            newcomer["answered"] = asyncio.run(second.drain(two.conversation_id, two.lease))
+            two = second.accept(message(2))
+            newcomer["answered"] = asyncio.run(second.drain(two.conversation_id))
         except Exception as error:  # the assertion below shows it
             newcomer["error"] = error
 
@@ -112,7 +111,7 @@ async def test_a_message_accepted_while_the_conversation_is_given_back_is_answer
         return turn
 
     first._next_or_give_back = look_then_a_message_arrives
-    answered = await first.drain(one.conversation_id, one.lease)
+    answered = await first.drain(one.conversation_id)
     arrival.join(10)
     assert [event_id for event_id, _, _ in answered] == [one.id]
     assert "error" not in newcomer, newcomer
@@ -146,7 +145,7 @@ async def test_erasure_runs_under_the_lease_and_a_later_message_is_answered_afte
     erase_conversation = inbound.erase_conversation
     monkeypatch.setattr(inbound, "erase_conversation", erase_then_a_message_arrives)
     engine.during["message 1"] = erasure_asked
-    answered = await first.drain(one.conversation_id, one.lease)
+    answered = await first.drain(one.conversation_id)
     assert [[a["text"] for a in answers] for _, _, answers in answered] == [
         ["echo: message 1"],
         ["echo: message 2"],
@@ -160,6 +159,29 @@ async def test_erasure_runs_under_the_lease_and_a_later_message_is_answered_afte
             select(Message.text).where(Message.conversation_id == CONVERSATION)
         ).all()
     assert texts == ["message 2", "echo: message 2"], "erased, then the next turn kept"
+
+
+async def test_the_web_chat_takes_the_conversation_as_it_stores_the_message(
+    settings, stores, engine
+):
+    """accept(take=True): one transaction stores the message and leases the conversation; a
+    message accepted meanwhile finds it held and is answered by that holder's drain, in order;
+    a duplicate takes nothing."""
+    here, there = gateway(settings, stores, engine), gateway(settings, stores, engine)
+    first = here.accept(message(1), take=True)
+    assert first.lease is not None and lease_owner(stores[0]) == first.lease[0]
+    second = there.accept(message(2), take=True)
+    assert second is not None and second.lease is None, "held by the first"
+    assert there.accept(message(2), take=True) is None, "a duplicate"
+    assert lease_owner(stores[0]) == first.lease[0]
+    _, answers = await here.process(first)
+    assert [a["text"] for a in answers] == ["echo: message 1"]
+    _, answers = await there.process(second)  # answered by the first's drain
+    assert [a["text"] for a in answers] == ["echo: message 2"]
+    assert engine.received == ["message 1", "message 2"]
+    assert lease_owner(stores[0]) is None
+    assert here.accept(message(1), take=True) is None
+    assert lease_owner(stores[0]) is None, "a duplicate leaves no lease behind"
 
 
 async def test_a_duplicate_delivery_leaves_nothing_behind(settings, stores, engine):
@@ -187,13 +209,8 @@ async def test_a_conversation_is_opened_once_by_whichever_gateway(settings, stor
     with stores[0]() as session:
         conversation = session.get(Conversation, CONVERSATION)
         assert (conversation.channel, conversation.language) == ("web", "nl")  # filled, then kept
-    assert first.lease is not None and second.lease is None and third.lease is None
-    answered = await there.drain(first.conversation_id, first.lease)  # the lease is the gateways'
-    assert [a["text"] for _, _, answers in answered for a in answers] == [
-        "echo: bonjour",
-        "echo: hallo",
-        "echo: salut",
-    ]
+    _, answers = await there.process(third)
+    assert [a["text"] for a in answers] == ["echo: bonjour", "echo: hallo", "echo: salut"]
 
 
 def profile_of(sessions) -> tuple:

@@ -186,7 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 413, "error_too_long", message.language, max=settings.max_message_chars
             )
         inbound = web_inbound(message.sender_id, body, message.language, message.client_id)
-        delivery = conversations.accept(inbound)
+        delivery = conversations.accept(inbound, take=True)
         if delivery is None:  # the same message sent twice (a retry after a network error)
             return JSONResponse({"messages": [], "mode": "bot", "duplicate": True})
         try:

@@ -156,10 +156,13 @@ class Conversations:
         self.rasa = rasa
         self.tracker = tracker  # Rasa's tracker store, for erasures
 
-    def accept(self, inbound: Inbound, answer: bool = True) -> Delivery | None:
+    def accept(self, inbound: Inbound, answer: bool = True, take: bool = False) -> Delivery | None:
         """Store the delivery; None when this event was already received.
 
         answer=False records only that the event was seen (a delivery report, not a message).
+        take=True also takes the conversation when it is free (`_take_in`), for a caller that
+        drains it at once, with nothing in between that could let the lease lapse unused (the
+        web chat). A channel's delivery is answered by a background task, which takes it then.
         """
         with self.sessions() as session:
             conversation_id = inbound.conversation_id
@@ -183,7 +186,7 @@ class Conversations:
                 "text": said,
                 "language_hint": inbound.language_hint,
             }
-            return self._commit_new(session, event, conversation_id, take=True)
+            return self._commit_new(session, event, conversation_id, take)
 
     def _commit_new(
         self, session: Session, event: dict[str, Any], conversation_id: str, take: bool
@@ -203,12 +206,12 @@ class Conversations:
 
     # --- the queue: one gateway at a time answers a conversation, in the order received ---
     #
-    # Per delivery, two transactions: `accept` stores it, leases the conversation and reads its
-    # oldest pending delivery (`_take` does the last two when the lease was taken later, by the
-    # worker or after another holder); `_finish` stores the answers, marks the delivery done and
-    # reads the next one, or gives the conversation back when there is none. Lease and status
-    # statements run as Core on the session's connection: they change columns, not objects the
-    # session holds, so the ORM has nothing to synchronise.
+    # Per delivery, two or three transactions: `accept` stores it (the web chat's also leases
+    # the conversation and reads its oldest pending delivery); `_take` does those two otherwise
+    # (a channel's background task, the worker, a drain after another holder); `_finish` stores
+    # the answers, marks the delivery done and reads the next one, or gives the conversation back
+    # when there is none. Lease and status statements run as Core on the session's connection:
+    # they change columns, not objects the session holds, so the ORM has nothing to synchronise.
 
     def _take(self, conversation_id: str) -> tuple[str, Row[Any]] | None:
         """`_take_in` in a transaction of its own."""

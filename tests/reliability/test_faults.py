@@ -142,9 +142,10 @@ async def test_a_dead_gateways_lease_lapses_and_another_answers_exactly_once(
 ):
     _, url = engine
     dead, alive = (conversations_on(settings, stores, url) for _ in range(2))
-    delivery = dead.accept(telegram(1))  # it took the conversation, then died
-    assert delivery.lease is not None
-    token, _ = delivery.lease
+    delivery = dead.accept(telegram(1))
+    taken = dead._take("telegram:4242")  # it took the conversation, then died
+    assert taken is not None
+    token, _ = taken
     assert await alive.retry_once() == 0, "the lease still runs"
     await asyncio.sleep(settings.inbound_lease_s + 0.1)
     assert await alive.retry_once() == 1
