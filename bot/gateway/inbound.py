@@ -448,7 +448,7 @@ class Conversations:
         """Answer a channel delivery in the background (the webhook is already acknowledged);
         trouble is said at once, and the worker answers when the engine is back."""
         try:
-            await self.drain(delivery.conversation_id, delivery.lease)
+            await self.drain(delivery.conversation_id)
         except EngineUnavailable:
             self.tell_engine_down(delivery.id)
         except Exception:
