@@ -21,8 +21,8 @@ def _order(
     """({node: the names it needs}, each node after the ones it needs; dask's graph before the
     inputs are added to it, for its check of their values), computed once."""
     orders = runner.__dict__.setdefault("_relais_orders", {})
-    order = orders.get((targets, given))
-    if order is None:
+    known = orders.get((targets, given))
+    if known is None:
         schema = runner._graph_schema
         nodes = schema.nodes
         graph = dict.fromkeys(schema.minimal_graph_schema(list(targets)).nodes)
@@ -38,8 +38,8 @@ def _order(
 
         for name in graph:  # dask runs every node of it, those an input replaces feed too
             visit(name)
-        order = orders[(targets, given)] = (order, graph)
-    return order
+        known = orders[(targets, given)] = (order, graph)
+    return known
 
 
 def run(
