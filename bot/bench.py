@@ -7,9 +7,10 @@ few minutes), and the Telegram channel is on, with a secret and a loopback stub 
 API, so that webhook acknowledgements can be timed while Rasa is saturated.
 
 What it plays: scripted 10-turn French and Dutch conversations (intake with recommendations, and
-a distress case), each with its own person, CONCURRENCY at a time, through the gateway (with
-Telegram-shaped webhook deliveries posted alongside), then the same directly against Rasa's REST
-channel (the baseline), then one long conversation of 200 turns through the gateway.
+a distress case), each with its own person, CONCURRENCY at a time, through the gateway and
+directly against Rasa's REST channel (the baseline), two rounds each in the order full, direct,
+direct, full; then paced through the gateway (with Telegram-shaped webhook deliveries posted
+alongside in a last phase); then one long conversation of 200 turns through the gateway.
 `SOAK=1` adds a soak of SOAK_MESSAGES messages through the gateway and the resident memory growth
 of each process. Prints the figures and writes var/bench.json (flat keys, units in the names).
 Whatever happens, it exits 0: a measurement, not a test (docs/performance.md).
@@ -106,11 +107,51 @@ def _spread_over(rasa: RasaClient, servers: list[str], conversation_id: Callable
     return person
 
 
+@dataclasses.dataclass
+class Played:
+    """What a phase measured: reply latencies (ms), errors, seconds, CPU seconds per process."""
+
+    latencies: list[float]
+    errors: int
+    elapsed_s: float
+    cpu_s: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def __add__(self, other: Played) -> Played:
+        """Two rounds of one phase as one."""
+        return Played(
+            self.latencies + other.latencies,
+            self.errors + other.errors,
+            self.elapsed_s + other.elapsed_s,
+            {name: spent + other.cpu_s.get(name, 0.0) for name, spent in self.cpu_s.items()},
+        )
+
+    def figures(self, prefix: str = "") -> dict[str, float]:
+        """The phase's figures, with the CPU milliseconds each process spent per message: on a
+        machine shared with other work they move much less than messages per second do."""
+        messages = len(self.latencies)
+        figures = {
+            "msgs_per_s": round(messages / self.elapsed_s, 1),
+            "p50_ms": _percentile(self.latencies, 0.50),
+            "p95_ms": _percentile(self.latencies, 0.95),
+            "p99_ms": _percentile(self.latencies, 0.99),
+            "errors": self.errors,
+            "messages": messages,
+        }
+        for name, spent in self.cpu_s.items():
+            figures[f"{name}_cpu_ms_per_msg"] = round(1000 * spent / messages, 1)
+        return {f"{prefix}{key}": value for key, value in figures.items()}
+
+
 async def _play(
-    send, conversations: int, rate: float | None = None, person=_uuid_person
-) -> dict[str, float]:
+    send,
+    conversations: int,
+    rate: float | None = None,
+    person=_uuid_person,
+    stack: Stack | None = None,
+) -> Played:
     """Run `conversations` scripted conversations (distinct people), CONCURRENCY at a time;
-    `person(index)` gives the id of conversation `index`'s person.
+    `person(index)` gives the id of conversation `index`'s person. With a `stack`, the CPU
+    each of its processes spent is measured too.
 
     Without a rate each person sends again as soon as answered (a closed loop: capacity). With
     one, each sends their next message CONCURRENCY / rate seconds after the previous one (or as
@@ -134,18 +175,13 @@ async def _play(
                 errors += not ok
                 await asyncio.sleep(max(0.0, interval - took))
 
+    pids = {name: process.pid for name, process in stack.processes.items()} if stack else {}
+    cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
     began = time.perf_counter()
     await asyncio.gather(*(conversation(i) for i in range(conversations)))
     elapsed = time.perf_counter() - began
-    return {
-        **({"offered_msgs_per_s": rate} if rate else {}),
-        "msgs_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": _percentile(latencies, 0.50),
-        "p95_ms": _percentile(latencies, 0.95),
-        "p99_ms": _percentile(latencies, 0.99),
-        "errors": errors,
-        "messages": len(latencies),
-    }
+    cpu = {name: _cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
+    return Played(latencies, errors, elapsed, cpu)
 
 
 def _cpu_s(pid: int) -> float:
@@ -155,18 +191,6 @@ def _cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def _play_costed(stack: Stack, prefix: str, play) -> dict[str, float]:
-    """Figures of one phase, with the CPU milliseconds each process spent per message: on a
-    machine shared with other work they move much less than messages per second do."""
-    before = {name: _cpu_s(process.pid) for name, process in stack.processes.items()}
-    result = await play
-    figures = {f"{prefix}_{key}": value for key, value in result.items()}
-    for name, process in stack.processes.items():
-        spent = _cpu_s(process.pid) - before[name]
-        figures[f"{prefix}_{name}_cpu_ms_per_msg"] = round(1000 * spent / result["messages"], 1)
-    return figures
 
 
 def _rss_mb(pid: int) -> float:
@@ -286,16 +310,19 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
         await _play(direct, 4)
 
         figures["rasa_servers"] = len(s.rasa_base_urls)
-        full = _play(via_gateway, CONVERSATIONS, person=web_person)
-        figures |= await _play_costed(stack, "full", full)
-        direct_play = _play(direct, CONVERSATIONS, person=web_person)
-        figures |= await _play_costed(stack, "direct", direct_play)
+        # Capacity through the gateway and directly, in the order full, direct, direct, full:
+        # the machine's drift during the run (other work, caches warming) weighs on both alike.
+        full = await _play(via_gateway, CONVERSATIONS, person=web_person, stack=stack)
+        baseline = await _play(direct, CONVERSATIONS, person=web_person, stack=stack)
+        baseline += await _play(direct, CONVERSATIONS, person=web_person, stack=stack)
+        full += await _play(via_gateway, CONVERSATIONS, person=web_person, stack=stack)
+        figures |= full.figures("full_") | baseline.figures("direct_")
         figures["gateway_to_direct_throughput_ratio"] = round(
             figures["full_msgs_per_s"] / figures["direct_msgs_per_s"], 3
         )
         for rate in PACED_RATES:
-            paced = _play(via_gateway, CONVERSATIONS, rate, web_person)
-            figures |= await _play_costed(stack, f"paced_{rate}", paced)
+            paced = await _play(via_gateway, CONVERSATIONS, rate, web_person, stack)
+            figures |= {f"paced_{rate}_offered_msgs_per_s": rate} | paced.figures(f"paced_{rate}_")
         for name, process in stack.processes.items():
             figures[f"{name}_rss_mb"] = _rss_mb(process.pid)
         await rasa.close()
@@ -330,8 +357,8 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
         if soak:
             before = {n: _rss_mb(p.pid) for n, p in stack.processes.items()}
             conversations = SOAK_MESSAGES // 10
-            result = await _play(via_gateway, conversations, person=web_person)
-            figures |= {f"soak_{k}": v for k, v in result.items()}
+            played = await _play(via_gateway, conversations, person=web_person)
+            figures |= played.figures("soak_")
             for name, process in stack.processes.items():
                 after = _rss_mb(process.pid)
                 figures[f"soak_{name}_rss_mb"] = after
