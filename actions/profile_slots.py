@@ -121,7 +121,7 @@ def profile_updates(tracker: Tracker) -> dict[str, Any]:
 
 
 @cache
-def _responses() -> dict[str, list[dict[str, Any]]]:
+def domain_responses() -> dict[str, list[dict[str, Any]]]:
     """The domain's responses, read once (Rasa sends the domain only to actions that ask)."""
     return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
 
@@ -133,7 +133,7 @@ def variation_text(response: str, language: str) -> str:
     very first message (when this action sets the language) a response by name would find no
     variation; this action therefore picks the variation itself.
     """
-    for variation in _responses()[response]:
+    for variation in domain_responses()[response]:
         if {"type": "slot", "name": "language", "value": language} in variation["condition"]:
             return variation["text"]
     raise KeyError(f"{response} has no {language} variation")

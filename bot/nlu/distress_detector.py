@@ -45,8 +45,12 @@ class DistressDetector(MessageComponent):
         with model_storage.read_from(resource) as directory:
             model = joblib.load(directory / _FILE)
         component = cls(model_storage, resource, model)
-        component._detector.warm_up()  # load spaCy now, not on a person's first message
+        component.warm_up()
         return component
+
+    def warm_up(self) -> None:
+        """The detector's own: spaCy's pipelines and every path of its rules."""
+        self._detector.warm_up()
 
     def train(self, training_data: TrainingData) -> Resource:
         model = classifier.train(classifier.load_examples())

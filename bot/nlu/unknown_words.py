@@ -44,7 +44,9 @@ class UnknownWordsFallback(MessageComponent):
     ) -> UnknownWordsFallback:
         with model_storage.read_from(resource) as directory:
             vocabulary = set(json.loads((directory / _FILE).read_text(encoding="utf-8")))
-        return cls(model_storage, resource, vocabulary)
+        component = cls(model_storage, resource, vocabulary)
+        component.warm_up()
+        return component
 
     def train(self, training_data: TrainingData) -> Resource:
         self._vocabulary = {

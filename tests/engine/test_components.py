@@ -74,3 +74,26 @@ def test_unknown_words_become_nlu_fallback_and_survive_persistence(tmp_path):
     assert gibberish.get("intent")["name"] == "nlu_fallback"
     assert known.get("intent")["name"] == "inform"
     assert digits.get("intent")["name"] == "inform"
+
+
+def test_a_server_loading_the_model_builds_what_components_build_lazily(tmp_path):
+    """Loaded as a server loads its model, the components build their language models, lexicons
+    and catalogue names then, not on the first messages of the first people."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    from bot import language
+    from bot.catalog import names
+    from bot.intake import extract
+
+    built_lazily = (language._detector, names._patterns, extract._places)
+    for cached in built_lazily:
+        cached.cache_clear()
+    storage = LocalModelStorage(tmp_path)
+    for component in (LanguageIdentifier, ProfileExtractor):
+        component.create({}, storage, Resource(component.__name__), None)
+    assert [cached.cache_info().currsize for cached in built_lazily] == [0, 0, 0]  # training
+
+    for component in (LanguageIdentifier, ProfileExtractor):
+        component.load({}, storage, Resource(component.__name__), None)
+    assert [cached.cache_info().currsize for cached in built_lazily] == [1, 1, 1]
