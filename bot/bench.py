@@ -36,6 +36,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.gateway.inbound import engine_metadata
 from bot.gateway.rasa_client import RasaClient
 from bot.launch import ENGINE_BIN, Stack, free_port
 from bot.settings import ROOT, get_settings
@@ -294,14 +295,15 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
 
         rasa = RasaClient(s.rasa_base_urls, 60)  # the gateway's choice of server, directly
         servers = list(s.rasa_base_urls)
-        # Direct, the conversations have the gateway's ids (web:<person>), so that the engine
-        # does the same work on both paths: the bot reports the profile of channel conversations
-        # only (actions/profile_slots.py), and another id made the direct path cheaper than any
-        # real conversation.
+        # Direct, the conversations have the gateway's ids (web:<person>) and get the metadata it
+        # sends, so that the engine does the same work on both paths: the bot reports the profile
+        # of channel conversations only (actions/profile_slots.py), and the actions read the
+        # metadata. With `bench:` ids the direct path skipped work no real conversation skips.
         web_person = _spread_over(rasa, servers, lambda user: f"web:{user}")
+        metadata = engine_metadata("web", None)  # the bench's people choose no language
 
         async def direct(user: str, text: str) -> bool:
-            body = {"sender": f"web:{user}", "message": text}
+            body = {"sender": f"web:{user}", "message": text, "metadata": metadata}
             url = rasa.servers_for(f"web:{user}")[0]
             status, answer = await _post(client, f"{url}/webhooks/rest/webhook", body)
             return status == 200 and bool(answer)

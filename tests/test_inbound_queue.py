@@ -28,11 +28,13 @@ class Engine:
 
     def __init__(self) -> None:
         self.received: list[str] = []
+        self.metadata: list[dict] = []
         self.during: dict[str, object] = {}
         self.profiles: dict[str, Profile] = {}  # the profile the bot reports with its answer
 
     async def send(self, sender: str, text: str, metadata: dict) -> Reply:
         self.received.append(text)
+        self.metadata.append(metadata)
         if hook := self.during.pop(text, None):
             await hook()
         return Reply([{"text": f"echo: {text}"}], self.profiles.pop(text, None))
@@ -80,6 +82,19 @@ async def test_a_message_arriving_while_the_engine_thinks_is_answered_by_the_sam
     ]
     assert engine.received == ["message 1", "message 2"]
     assert lease_owner(stores[0]) is None, "given back once nothing is pending"
+
+
+async def test_the_engine_hears_the_channel_and_the_language_the_person_chose(
+    settings, stores, engine
+):
+    conversations = gateway(settings, stores, engine)
+    await conversations.process(conversations.accept(message(1), take=True))
+    unchosen = web_inbound(PERSON, "message 2", None, "client-2")
+    await conversations.process(conversations.accept(unchosen, take=True))
+    assert engine.metadata == [
+        {"channel": "web", "language_hint": "fr"},
+        {"channel": "web", "language_hint": None},
+    ]
 
 
 async def test_a_message_accepted_while_the_conversation_is_given_back_is_answered(

@@ -119,6 +119,11 @@ class Answered(NamedTuple):
     next: Row[Any] | None  # the next pending delivery, under our lease; None: given back
 
 
+def engine_metadata(channel: str, language_hint: str | None) -> dict[str, Any]:
+    """What Rasa gets with a message besides its text: the actions read both."""
+    return {"channel": channel, "language_hint": language_hint}
+
+
 def web_inbound(sender_id: str, text: str, language: str | None, client_id: str | None) -> Inbound:
     return Inbound("web", sender_id, client_id or uuid.uuid4().hex, text, language)
 
@@ -320,7 +325,7 @@ class Conversations:
                 else "\n\n".join(both("unsupported_content").values())
             )
             return self._finish(turn, [{"text": said}], token, mode)
-        metadata = {"channel": turn.channel, "language_hint": turn.language_hint}
+        metadata = engine_metadata(turn.channel, turn.language_hint)
         reply = await self.rasa.send(turn.conversation_id, turn.text, metadata)
         answers = reply.answers
         if turn.channel != "web":  # the widget shows the notice in its own frame
