@@ -9,9 +9,9 @@ import dataclasses
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from bot.gateway import inbound
+from bot.gateway import inbound, profile
 from bot.gateway.inbound import Conversations, web_inbound
 from bot.gateway.profile import Profile
 from bot.gateway.rasa_client import Reply
@@ -255,6 +255,31 @@ async def test_the_profile_is_stored_with_the_answers_and_distress_only_goes_up(
     assert profile_of(stores[0]) == (
         "fr", "horeca", 3, "ixelles", ["finance", "rent"], "critical", None
     )  # fmt: skip
+
+
+async def test_a_profile_that_changes_nothing_is_not_written(settings, stores, engine):
+    """The bot reports the profile on every turn; most turns change nothing of it (a language
+    once known stays), and then the profile costs no statement."""
+    conversations = gateway(settings, stores, engine)
+    engine.profiles["message 1"] = Profile(language="fr", sector="horeca", needs=["rent"])
+    engine.profiles["message 2"] = Profile(language="nl", sector="horeca", needs=["rent"])
+    engine.profiles["message 3"] = Profile(sector="retail", distress_level="none")
+    engine.profiles["message 4"] = Profile(needs=["rent"], distress_level="moderate")
+    engine.profiles["message 5"] = Profile(sector="retail", distress_level="none")
+    written: list[int] = []
+
+    def count(connection, statement, *args) -> None:
+        written.extend([1] if statement is profile._STORE else [])
+
+    database = stores[0].kw["bind"]
+    event.listen(database, "before_execute", count)
+    try:
+        for n in (1, 2, 3, 4, 5):
+            await conversations.process(conversations.accept(message(n)))
+    finally:
+        event.remove(database, "before_execute", count)
+    assert len(written) == 3  # the first, the new sector, the distress level raised
+    assert profile_of(stores[0]) == ("fr", "retail", None, None, ["rent"], "moderate", None)
 
 
 async def test_a_channel_turn_leaves_in_the_language_the_bot_found_with_it(

@@ -68,17 +68,13 @@ _TAKE = (
         inbound_lease_owner=bindparam("token"),
     )
 )
-# Push our lease forward, and read what answering needs of the conversation.
+# Push our lease forward, and read what answering needs of the conversation: its channel, its
+# erasure, and its profile (which the answers' profile may change).
 _RENEW = (
     update(Conversation)
     .where(_CONVERSATION, _OURS)
     .values(inbound_lease_until=bindparam("until", type_=DateTime))
-    .returning(
-        Conversation.channel,
-        Conversation.language,
-        Conversation.erase_requested,
-        Conversation.distress_level,
-    )
+    .returning(Conversation.channel, Conversation.erase_requested, *profile.STORED)
 )
 _RELEASE = (
     update(Conversation)
@@ -265,9 +261,8 @@ class Conversations:
         return at + timedelta(seconds=self.settings.inbound_lease_s)
 
     def _renew(self, session: Session, conversation_id: str, token: str) -> Row[Any] | None:
-        """Push our lease forward; returns what answering needs of the conversation (channel,
-        language, erase_requested, distress_level), or None when the lease lapsed and someone
-        else took it."""
+        """Push our lease forward; returns what answering needs of the conversation (see
+        _RENEW), or None when the lease lapsed and someone else took it."""
         values = {"conversation": conversation_id, "token": token, "until": self._until(now())}
         return session.connection().execute(_RENEW, values).first()
 
@@ -356,9 +351,7 @@ class Conversations:
                 return None
             out = relay.record(session, event.conversation_id, "bot", answers)
             if reply is not None and reply.profile is not None:
-                profile.store(
-                    session, event.conversation_id, reply.profile, conversation.distress_level
-                )
+                profile.store(session, event.conversation_id, reply.profile, conversation)
             marked = session.connection().execute(
                 _MARK_DONE, {"event": event.id, "answers": [m["id"] for m in out]}
             )

@@ -37,6 +37,8 @@ class Profile(BaseModel):
 
 
 _KEPT_UNLESS_GIVEN = ("sector", "workers", "commune", "region", "urgency", "distress_level")
+# The columns `store` compares with: read with the lease renewal that precedes it.
+STORED = tuple(getattr(Conversation, name) for name in ("language", "needs", *_KEPT_UNLESS_GIVEN))
 # A value that is not given (NULL) keeps the stored one; a known language stays.
 _STORE = (
     update(Conversation)
@@ -67,16 +69,21 @@ def from_custom(custom: Any) -> Profile | None:
         return None
 
 
-def store(session: Session, conversation_id: str, profile: Profile, level: str | None) -> None:
-    """Keep the conversation's profile current; `level` is the distress level stored so far,
-    which only ever goes up."""
+def store(session: Session, conversation_id: str, profile: Profile, stored: Any) -> None:
+    """Keep the conversation's profile current. `stored` is the profile stored so far (its
+    columns by name, read in this transaction): its distress level only ever goes up, and when
+    the profile changes nothing, as on most turns, nothing is written."""
     raised = profile.distress_level and LEVELS.index(profile.distress_level) > LEVELS.index(
-        level or "none"
+        stored.distress_level or "none"
     )
     values = profile.model_dump(include={"language", *_KEPT_UNLESS_GIVEN})
     values |= {
-        "conversation": conversation_id,
         "needs": profile.needs or None,
         "distress_level": profile.distress_level if raised else None,
     }
-    session.connection().execute(_STORE, values)
+    given = {name: value for name, value in values.items() if value is not None}
+    if stored.language is not None:  # a known language stays
+        given.pop("language", None)
+    if all(getattr(stored, name) == value for name, value in given.items()):
+        return
+    session.connection().execute(_STORE, values | {"conversation": conversation_id})
