@@ -38,7 +38,7 @@ import aiohttp
 
 from bot.gateway.inbound import engine_metadata
 from bot.gateway.rasa_client import RasaClient
-from bot.launch import ENGINE_BIN, Stack, free_port
+from bot.launch import ENGINE_BIN, Stack, free_port, stop_on_sigterm
 from bot.settings import ROOT, get_settings
 
 CONCURRENCY = 20
@@ -396,6 +396,7 @@ def _run(figures: dict[str, float], soak: bool) -> None:
         var_dir=Path(tempfile.mkdtemp(prefix="relais-bench-")),
     )
     stack = Stack(settings)
+    stop_on_sigterm()
     try:
         figures["cold_start_s"] = round(stack.start(), 1)
         figures |= asyncio.run(_measure(stack, soak))

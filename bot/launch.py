@@ -244,6 +244,16 @@ def _inbox_account(settings: Settings) -> str:
     return "Accounts: python -m bot.gateway.admin list-users | create-user (see README)."
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a supervisor, `kill`) unwinds like Ctrl-C: the caller's `finally: stack.stop()`
+    runs, and no service outlives the process that started it."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main() -> int:
     settings = get_settings()
     if not (settings.models_dir / MODEL).exists():
@@ -252,7 +262,7 @@ def main() -> int:
     if sys.argv[1:] == ["shell"]:
         return shell(settings)
     stack = Stack(settings)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    stop_on_sigterm()
     try:
         print("Starting the action server, the Rasa servers and the gateway…", flush=True)
         seconds = stack.start()
