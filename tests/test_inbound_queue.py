@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+from datetime import datetime
 
 import pytest
 from sqlalchemy import event, func, select
@@ -115,7 +116,7 @@ async def test_a_message_accepted_while_the_conversation_is_given_back_is_answer
             newcomer["error"] = error
 
     arrival = threading.Thread(target=accept_and_drain)
-    look = first._next_or_give_back
+    look = first._give_back_or_next
 
     def look_then_a_message_arrives(session, conversation_id, token):
         turn = look(session, conversation_id, token)
@@ -125,7 +126,7 @@ async def test_a_message_accepted_while_the_conversation_is_given_back_is_answer
             assert arrival.is_alive(), "the newcomer waits for the give-back's commit"
         return turn
 
-    first._next_or_give_back = look_then_a_message_arrives
+    first._give_back_or_next = look_then_a_message_arrives
     answered = await first.drain(one.conversation_id)
     arrival.join(10)
     assert [event_id for event_id, _, _ in answered] == [one.id]
@@ -255,6 +256,29 @@ async def test_the_profile_is_stored_with_the_answers_and_distress_only_goes_up(
     assert profile_of(stores[0]) == (
         "fr", "horeca", 3, "ixelles", ["finance", "rent"], "critical", None
     )  # fmt: skip
+
+
+async def test_the_persons_message_and_the_answers_each_mark_the_conversation_active(
+    settings, stores, engine
+):
+    """The retention purge counts from a conversation's last message (bot/gateway/privacy.py)."""
+    conversations = gateway(settings, stores, engine)
+    long_ago = datetime(2020, 1, 1)
+
+    def last_message_at_then_long_ago() -> datetime:
+        with stores[0]() as session:
+            conversation = session.get(Conversation, CONVERSATION)
+            last = conversation.last_message_at
+            conversation.last_message_at = long_ago
+            session.commit()
+        return last
+
+    await conversations.process(conversations.accept(message(1)))
+    last_message_at_then_long_ago()
+    delivery = conversations.accept(message(2))
+    assert last_message_at_then_long_ago() > long_ago, "the person's message"
+    await conversations.process(delivery)
+    assert last_message_at_then_long_ago() > long_ago, "the bot's answers"
 
 
 async def test_a_profile_that_changes_nothing_is_not_written(settings, stores, engine):

@@ -17,7 +17,19 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, DateTime, Engine, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Row,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,11 +88,18 @@ _RENEW = (
     .values(inbound_lease_until=bindparam("until", type_=DateTime))
     .returning(Conversation.channel, Conversation.erase_requested, *profile.STORED)
 )
+# The same, when storing answers: the conversation's last message is now.
+_RENEW_ANSWERING = _RENEW.values(last_message_at=bindparam("at", type_=DateTime))
 _RELEASE = (
     update(Conversation)
     .where(_CONVERSATION, _OURS)
     .values(inbound_lease_until=None, inbound_lease_owner=None)
 )
+_PENDING = exists().where(
+    InboundEvent.conversation_id == bindparam("conversation"), InboundEvent.status == "pending"
+)
+# Give the conversation back only if nothing is pending: after an answer, the usual case.
+_RELEASE_IF_DONE = _RELEASE.where(~_PENDING)
 # The oldest pending delivery, with what answering it needs from its conversation.
 _NEXT = (
     select(
@@ -181,6 +200,7 @@ class Conversations:
                 conversation_id,
                 "person",
                 [{"text": shown if shown is not None else f"[{inbound.unsupported}]"}],
+                touched=True,  # by open_conversation
             )
             event |= {
                 "message_id": message["id"],
@@ -254,16 +274,32 @@ class Conversations:
         return turn
 
     @staticmethod
+    def _give_back_or_next(session: Session, conversation_id: str, token: str) -> Row[Any] | None:
+        """`_next_or_give_back` after an answer, when nothing else is usually pending: one
+        statement gives the conversation back unless something is, and only then is the next
+        delivery read."""
+        values = {"conversation": conversation_id, "token": token}
+        if session.connection().execute(_RELEASE_IF_DONE, values).rowcount == 1:
+            return None
+        return session.connection().execute(_NEXT, {"conversation": conversation_id}).first()
+
+    @staticmethod
     def _release(session: Session, conversation_id: str, token: str) -> None:
         session.connection().execute(_RELEASE, {"conversation": conversation_id, "token": token})
 
     def _until(self, at: datetime) -> datetime:
         return at + timedelta(seconds=self.settings.inbound_lease_s)
 
-    def _renew(self, session: Session, conversation_id: str, token: str) -> Row[Any] | None:
-        """Push our lease forward; returns what answering needs of the conversation (see
-        _RENEW), or None when the lease lapsed and someone else took it."""
-        values = {"conversation": conversation_id, "token": token, "until": self._until(now())}
+    def _renew(
+        self, session: Session, conversation_id: str, token: str, answering: bool = False
+    ) -> Row[Any] | None:
+        """Push our lease forward (`answering`: with the answers' time as the conversation's
+        last message's); returns what answering needs of the conversation (see _RENEW), or None
+        when the lease lapsed and someone else took it."""
+        at = now()
+        values = {"conversation": conversation_id, "token": token, "until": self._until(at)}
+        if answering:
+            return session.connection().execute(_RENEW_ANSWERING, values | {"at": at}).first()
         return session.connection().execute(_RENEW, values).first()
 
     async def _keep(self, conversation_id: str, token: str) -> None:
@@ -346,10 +382,10 @@ class Conversations:
         when the person asked the engine to forget them: that erasure comes first, under the
         lease."""
         with self.sessions() as session:
-            conversation = self._renew(session, event.conversation_id, token)
+            conversation = self._renew(session, event.conversation_id, token, answering=True)
             if conversation is None:
                 return None
-            out = relay.record(session, event.conversation_id, "bot", answers)
+            out = relay.record(session, event.conversation_id, "bot", answers, touched=True)
             if reply is not None and reply.profile is not None:
                 profile.store(session, event.conversation_id, reply.profile, conversation)
             marked = session.connection().execute(
@@ -364,7 +400,7 @@ class Conversations:
                 )
                 relay.enqueue_for_channel(session, event.conversation_id, language, out)
             erase = reply is not None and conversation.erase_requested
-            turn = None if erase else self._next_or_give_back(session, event.conversation_id, token)
+            turn = None if erase else self._give_back_or_next(session, event.conversation_id, token)
             session.commit()
             return Answered(mode, out, erase, turn)
 

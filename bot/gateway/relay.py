@@ -21,13 +21,20 @@ from bot.gateway.store.models import Conversation, Message, OutboxItem, now
 
 @functools.cache
 def _open(dialect: str) -> Any:
-    """INSERT the conversation, or fill its language if unknown (PostgreSQL and SQLite)."""
+    """INSERT the conversation, or fill its language if unknown and mark it active now
+    (PostgreSQL and SQLite)."""
     upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(Conversation)
     return upsert.values(
-        id=bindparam("conversation"), channel=bindparam("channel"), language=bindparam("language")
+        id=bindparam("conversation"),
+        channel=bindparam("channel"),
+        language=bindparam("language"),
+        last_message_at=bindparam("at", type_=DateTime),
     ).on_conflict_do_update(
         index_elements=[Conversation.id],
-        set_={"language": func.coalesce(Conversation.language, upsert.excluded.language)},
+        set_={
+            "language": func.coalesce(Conversation.language, upsert.excluded.language),
+            "last_message_at": upsert.excluded.last_message_at,
+        },
     )
 
 
@@ -41,13 +48,15 @@ _TOUCH = (
 
 def open_conversation(session: Session, conversation_id: str, language: str | None = None) -> None:
     """Create the conversation on its first message, in one statement whoever else creates it at
-    the same moment (another gateway); a known language is kept, an unknown one is filled."""
+    the same moment (another gateway); a known language is kept, an unknown one is filled. The
+    conversation is active now: a message comes with it (its `last_message_at` is set)."""
     session.connection().execute(
         _open(session.get_bind().dialect.name),
         {
             "conversation": conversation_id,
             "channel": conversation_id.split(":", 1)[0],
             "language": language,
+            "at": now(),
         },
     )
 
@@ -66,9 +75,12 @@ def record(
     author: str,
     answers: list[dict[str, Any]],
     counsellor_id: int | None = None,
+    touched: bool = False,
 ) -> list[dict[str, Any]]:
     """Store messages of one author ({"text", "buttons"?} each), in order; returns them as the
-    channels and the web chat show them, with their ids."""
+    channels and the web chat show them, with their ids. The conversation's `last_message_at`
+    is set too, unless the caller's own statement on the conversation set it (`touched`: the
+    inbound queue's, one statement fewer for every message)."""
     at = now()
     rows = [
         {
@@ -85,7 +97,8 @@ def record(
         return []
     connection = session.connection()
     ids = connection.execute(_STORE_MESSAGES, rows).scalars()
-    connection.execute(_TOUCH, {"conversation": conversation_id, "at": at})
+    if not touched:
+        connection.execute(_TOUCH, {"conversation": conversation_id, "at": at})
     return [shown(i, row["text"], row["buttons"]) for i, row in zip(ids, rows, strict=True)]
 
 
