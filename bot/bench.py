@@ -8,9 +8,10 @@ API, so that webhook acknowledgements can be timed while Rasa is saturated.
 
 What it plays: scripted 10-turn French and Dutch conversations (intake with recommendations, and
 a distress case), each with its own person, CONCURRENCY at a time, through the gateway and
-directly against Rasa's REST channel (the baseline), two rounds each in the order full, direct,
-direct, full; then paced through the gateway (with Telegram-shaped webhook deliveries posted
-alongside in a last phase); then one long conversation of 200 turns through the gateway.
+directly against Rasa's REST channel (the baseline), CAPACITY_ROUNDS rounds each in the order
+full, direct, direct, full, full, direct...; then paced through the gateway (with
+Telegram-shaped webhook deliveries posted alongside in a last phase); then one long
+conversation of 200 turns through the gateway.
 `SOAK=1` adds a soak of SOAK_MESSAGES messages through the gateway and the resident memory growth
 of each process. Prints the figures and writes var/bench.json (flat keys, units in the names).
 Whatever happens, it exits 0: a measurement, not a test (docs/performance.md).
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
 import json
+import operator
 import os
 import statistics
 import subprocess
@@ -42,7 +45,8 @@ from bot.launch import ENGINE_BIN, Stack, free_port, stop_on_sigterm
 from bot.settings import ROOT, get_settings
 
 CONCURRENCY = 20
-CONVERSATIONS = 60  # 600 messages per run
+CONVERSATIONS = 60  # 600 messages per phase or round
+CAPACITY_ROUNDS = 4  # of the closed loop, through the gateway and directly
 # Messages a second offered by CONCURRENCY people in the paced phases: the target's load, and
 # half of it, to see the latency of a stack that is not saturated.
 PACED_RATES = (30, 15)
@@ -126,12 +130,16 @@ class Played:
             {name: spent + other.cpu_s.get(name, 0.0) for name, spent in self.cpu_s.items()},
         )
 
+    @property
+    def msgs_per_s(self) -> float:
+        return len(self.latencies) / self.elapsed_s
+
     def figures(self, prefix: str = "") -> dict[str, float]:
         """The phase's figures, with the CPU milliseconds each process spent per message: on a
         machine shared with other work they move much less than messages per second do."""
         messages = len(self.latencies)
         figures = {
-            "msgs_per_s": round(messages / self.elapsed_s, 1),
+            "msgs_per_s": round(self.msgs_per_s, 1),
             "p50_ms": _percentile(self.latencies, 0.50),
             "p95_ms": _percentile(self.latencies, 0.95),
             "p99_ms": _percentile(self.latencies, 0.99),
@@ -312,16 +320,21 @@ async def _measure(stack: Stack, soak: bool) -> dict[str, float]:
         await _play(direct, 4)
 
         figures["rasa_servers"] = len(s.rasa_base_urls)
-        # Capacity through the gateway and directly, in the order full, direct, direct, full:
-        # the machine's drift during the run (other work, caches warming) weighs on both alike.
-        full = await _play(via_gateway, CONVERSATIONS, person=web_person, stack=stack)
-        baseline = await _play(direct, CONVERSATIONS, person=web_person, stack=stack)
-        baseline += await _play(direct, CONVERSATIONS, person=web_person, stack=stack)
-        full += await _play(via_gateway, CONVERSATIONS, person=web_person, stack=stack)
+        # Capacity through the gateway and directly, CAPACITY_ROUNDS rounds each, in the order
+        # full, direct, direct, full, full, direct...: a round's CPU per message moves by up to a
+        # fifth with the machine, and its drift weighs on both paths alike.
+        rounds: dict[Callable, list[Played]] = {via_gateway: [], direct: []}
+        order = itertools.cycle((via_gateway, direct, direct, via_gateway))
+        for send in itertools.islice(order, 2 * CAPACITY_ROUNDS):
+            rounds[send].append(await _play(send, CONVERSATIONS, person=web_person, stack=stack))
+        full, baseline = (functools.reduce(operator.add, rounds[p]) for p in (via_gateway, direct))
         figures |= full.figures("full_") | baseline.figures("direct_")
         figures["gateway_to_direct_throughput_ratio"] = round(
-            figures["full_msgs_per_s"] / figures["direct_msgs_per_s"], 3
+            full.msgs_per_s / baseline.msgs_per_s, 3
         )
+        per_round = [f.msgs_per_s / d.msgs_per_s for f, d in zip(*rounds.values(), strict=True)]
+        figures["gateway_to_direct_ratio_round_min"] = round(min(per_round), 3)
+        figures["gateway_to_direct_ratio_round_max"] = round(max(per_round), 3)
         for rate in PACED_RATES:
             paced = await _play(via_gateway, CONVERSATIONS, rate, web_person, stack)
             figures |= {f"paced_{rate}_offered_msgs_per_s": rate} | paced.figures(f"paced_{rate}_")
