@@ -101,3 +101,14 @@ def test_engine_down_answers_with_help_in_the_persons_language(client):
 
 def test_health(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_what_the_gateway_holds_from_its_start_is_left_out_of_full_collections(tmp_path):
+    """Frozen while it runs (gc.freeze: full collections skip it), given back when it stops."""
+    import gc
+
+    settings = dataclasses.replace(get_settings(), var_dir=tmp_path)
+    before = gc.get_freeze_count()
+    with TestClient(create_app(settings)):
+        assert gc.get_freeze_count() > before
+    assert gc.get_freeze_count() == 0

@@ -154,6 +154,32 @@ def test_the_sqlite_tracker_store_keeps_its_connection_and_writes_ahead(tmp_path
     other.close()
 
 
+def test_what_the_model_load_leaves_alive_is_left_out_of_full_collections(monkeypatch):
+    import asyncio
+    import gc
+
+    from rasa.core import run
+
+    from bot.rasa_server import _freeze_the_loaded_model
+
+    frozen_while_loading = []
+
+    async def load_agent_on_start(*args, **kwargs):
+        frozen_while_loading.append(gc.get_freeze_count())
+        return [[] for _ in range(1000)]  # a model: objects the collector tracks
+
+    monkeypatch.setattr(run, "load_agent_on_start", load_agent_on_start)
+    _freeze_the_loaded_model()
+    gc.unfreeze()
+    try:
+        model = asyncio.run(run.load_agent_on_start("model", None, None, None, None))
+        assert len(model) == 1000
+        assert frozen_while_loading[0] > 0, "what was imported is frozen before the load"
+        assert gc.get_freeze_count() > frozen_while_loading[0] + 900, "and the model after it"
+    finally:
+        gc.unfreeze()  # the rest of the tests' objects stay collectable
+
+
 def _counting(creator, opened: list):
     def counted(*args):
         opened.append(1)
