@@ -250,14 +250,16 @@ def _freeze_the_loaded_model() -> None:
     objects that live as long as the server, and each full collection went through all of them:
     0.4-0.9 s of a stopped server, a dozen times while it loaded and then every few hundred
     messages (gc.callbacks, `make bench`). `gc.freeze` moves what is alive to a generation the
-    collector skips: what was imported before the load, then, after one collection drops the
-    load's garbage, the model. What the messages create is collected as before."""
+    collector skips: what was imported before the load, then the model, each after one
+    collection drops the garbage. What the messages create is collected as before. (A model
+    replaced while the server runs would stay frozen: the launcher never replaces one.)"""
     from rasa.core import run
 
     load = run.load_agent_on_start
 
     @functools.wraps(load)
     async def load_then_freeze(*args: Any, **kwargs: Any) -> Any:
+        gc.collect()  # the imports' garbage is not kept
         gc.freeze()
         try:
             return await load(*args, **kwargs)

@@ -111,4 +111,4 @@ def test_what_the_gateway_holds_from_its_start_is_left_out_of_full_collections(t
     before = gc.get_freeze_count()
     with TestClient(create_app(settings)):
         assert gc.get_freeze_count() > before
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0, "given back"

@@ -279,6 +279,8 @@ async def test_the_persons_message_and_the_answers_each_mark_the_conversation_ac
     assert last_message_at_then_long_ago() > long_ago, "the person's message"
     await conversations.process(delivery)
     assert last_message_at_then_long_ago() > long_ago, "the bot's answers"
+    conversations.accept(web_inbound(PERSON, "delivered", None, "report-1"), answer=False)
+    assert last_message_at_then_long_ago() == long_ago, "a delivery report is no message"
 
 
 async def test_a_profile_that_changes_nothing_is_not_written(settings, stores, engine):

@@ -92,8 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # start many apps in one process.
         gc.collect()
         gc.freeze()
-        yield
-        gc.unfreeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
         for worker in workers:
             worker.cancel()
         await hub.close()

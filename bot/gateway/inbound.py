@@ -88,7 +88,7 @@ _RENEW = (
     .values(inbound_lease_until=bindparam("until", type_=DateTime))
     .returning(Conversation.channel, Conversation.erase_requested, *profile.STORED)
 )
-# The same, when storing answers: the conversation's last message is now.
+# The same, when storing answers (their time is the conversation's last message's).
 _RENEW_ANSWERING = _RENEW.values(last_message_at=bindparam("at", type_=DateTime))
 _RELEASE = (
     update(Conversation)
@@ -186,7 +186,7 @@ class Conversations:
         """
         with self.sessions() as session:
             conversation_id = inbound.conversation_id
-            relay.open_conversation(session, conversation_id, inbound.language_hint)
+            relay.open_conversation(session, conversation_id, inbound.language_hint, touch=answer)
             event = {"channel": inbound.channel, "event_id": inbound.event_id}
             if not answer:
                 done = {**event, "status": "done"}
@@ -230,9 +230,10 @@ class Conversations:
     # Per delivery, two or three transactions: `accept` stores it (the web chat's also leases
     # the conversation and reads its oldest pending delivery); `_take` does those two otherwise
     # (a channel's background task, the worker, a drain after another holder); `_finish` stores
-    # the answers, marks the delivery done and reads the next one, or gives the conversation back
-    # when there is none. Lease and status statements run as Core on the session's connection:
-    # they change columns, not objects the session holds, so the ORM has nothing to synchronise.
+    # the answers, marks the delivery done and gives the conversation back, or reads the next
+    # delivery when there is one. Lease and status statements run as Core on the session's
+    # connection: they change columns, not objects the session holds, so the ORM has nothing to
+    # synchronise.
 
     def _take(self, conversation_id: str) -> tuple[str, Row[Any]] | None:
         """`_take_in` in a transaction of its own."""
@@ -246,7 +247,7 @@ class Conversations:
         (token, delivery), or None when another worker, in this gateway or another, holds a
         lease that has not lapsed, or when nothing is pending (the lease is given back). The
         holder finds what this transaction stores when it looks for the next delivery
-        (`_next_or_give_back`)."""
+        (`_next_or_give_back`, `_give_back_or_next`)."""
         token = uuid.uuid4().hex
         at = now()
         values = {"conversation": conversation_id, "token": token, "at": at}
@@ -273,15 +274,15 @@ class Conversations:
             self._release(session, conversation_id, token)
         return turn
 
-    @staticmethod
-    def _give_back_or_next(session: Session, conversation_id: str, token: str) -> Row[Any] | None:
-        """`_next_or_give_back` after an answer, when nothing else is usually pending: one
-        statement gives the conversation back unless something is, and only then is the next
-        delivery read."""
+    def _give_back_or_next(
+        self, session: Session, conversation_id: str, token: str
+    ) -> Row[Any] | None:
+        """`_next_or_give_back` in the other order, for after an answer, when nothing else is
+        usually pending: one statement gives the conversation back unless something is."""
         values = {"conversation": conversation_id, "token": token}
         if session.connection().execute(_RELEASE_IF_DONE, values).rowcount == 1:
             return None
-        return session.connection().execute(_NEXT, {"conversation": conversation_id}).first()
+        return self._next_or_give_back(session, conversation_id, token)
 
     @staticmethod
     def _release(session: Session, conversation_id: str, token: str) -> None:
@@ -323,8 +324,8 @@ class Conversations:
         the one `accept` took, otherwise taken here); returns (event id, mode, answers) of those
         this call answered. Nothing when another worker holds the conversation: it looks for
         pending deliveries in the transaction that gives the conversation back, so none is left
-        behind (`_next_or_give_back`). EngineUnavailable stops here: that delivery and the later
-        ones stay pending, in order, for the worker."""
+        behind (`_next_or_give_back`, `_give_back_or_next`). EngineUnavailable stops here: that
+        delivery and the later ones stay pending, in order, for the worker."""
         taken = taken or self._take(conversation_id)
         if taken is None:
             return []
@@ -382,7 +383,9 @@ class Conversations:
         when the person asked the engine to forget them: that erasure comes first, under the
         lease."""
         with self.sessions() as session:
-            conversation = self._renew(session, event.conversation_id, token, answering=True)
+            conversation = self._renew(
+                session, event.conversation_id, token, answering=bool(answers)
+            )
             if conversation is None:
                 return None
             out = relay.record(session, event.conversation_id, "bot", answers, touched=True)

@@ -13,7 +13,7 @@ import logging
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import JSON, bindparam, func, update
+from sqlalchemy import JSON, Row, bindparam, func, update
 from sqlalchemy.orm import Session
 
 from bot.gateway.store.models import Conversation
@@ -69,10 +69,10 @@ def from_custom(custom: Any) -> Profile | None:
         return None
 
 
-def store(session: Session, conversation_id: str, profile: Profile, stored: Any) -> None:
-    """Keep the conversation's profile current. `stored` is the profile stored so far (its
-    columns by name, read in this transaction): its distress level only ever goes up, and when
-    the profile changes nothing, as on most turns, nothing is written."""
+def store(session: Session, conversation_id: str, profile: Profile, stored: Row[Any]) -> None:
+    """Keep the conversation's profile current. `stored` is the profile stored so far: a row
+    with the STORED columns, read in this transaction. Its distress level only ever goes up,
+    and when the profile changes nothing, as on most turns, nothing is written."""
     raised = profile.distress_level and LEVELS.index(profile.distress_level) > LEVELS.index(
         stored.distress_level or "none"
     )

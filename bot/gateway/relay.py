@@ -20,22 +20,19 @@ from bot.gateway.store.models import Conversation, Message, OutboxItem, now
 
 
 @functools.cache
-def _open(dialect: str) -> Any:
-    """INSERT the conversation, or fill its language if unknown and mark it active now
-    (PostgreSQL and SQLite)."""
+def _open(dialect: str, touch: bool) -> Any:
+    """INSERT the conversation, or fill its language if unknown, and with `touch` set its last
+    message's time (PostgreSQL and SQLite)."""
     upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(Conversation)
+    changes = {"language": func.coalesce(Conversation.language, upsert.excluded.language)}
+    if touch:
+        changes["last_message_at"] = upsert.excluded.last_message_at
     return upsert.values(
         id=bindparam("conversation"),
         channel=bindparam("channel"),
         language=bindparam("language"),
         last_message_at=bindparam("at", type_=DateTime),
-    ).on_conflict_do_update(
-        index_elements=[Conversation.id],
-        set_={
-            "language": func.coalesce(Conversation.language, upsert.excluded.language),
-            "last_message_at": upsert.excluded.last_message_at,
-        },
-    )
+    ).on_conflict_do_update(index_elements=[Conversation.id], set_=changes)
 
 
 _STORE_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
@@ -46,12 +43,15 @@ _TOUCH = (
 )
 
 
-def open_conversation(session: Session, conversation_id: str, language: str | None = None) -> None:
+def open_conversation(
+    session: Session, conversation_id: str, language: str | None = None, touch: bool = False
+) -> None:
     """Create the conversation on its first message, in one statement whoever else creates it at
-    the same moment (another gateway); a known language is kept, an unknown one is filled. The
-    conversation is active now: a message comes with it (its `last_message_at` is set)."""
+    the same moment (another gateway); a known language is kept, an unknown one is filled.
+    `touch`: a message comes with this call, and its time is the conversation's last message's
+    (the caller then records it with `touched=True`)."""
     session.connection().execute(
-        _open(session.get_bind().dialect.name),
+        _open(session.get_bind().dialect.name, touch),
         {
             "conversation": conversation_id,
             "channel": conversation_id.split(":", 1)[0],
@@ -80,7 +80,8 @@ def record(
     """Store messages of one author ({"text", "buttons"?} each), in order; returns them as the
     channels and the web chat show them, with their ids. The conversation's `last_message_at`
     is set too, unless the caller's own statement on the conversation set it (`touched`: the
-    inbound queue's, one statement fewer for every message)."""
+    inbound queue's `open_conversation(touch=True)` and lease renewal, one statement fewer for
+    every message)."""
     at = now()
     rows = [
         {

@@ -23,7 +23,7 @@ class MessageComponent(GraphComponent):
     """A component that only annotates messages: nothing to configure, training data untouched.
 
     Trainable subclasses get the model storage and their resource to persist what they learn,
-    and load it in their own `load`, which calls `warm_up` too.
+    and load it in their own `load`, which calls `warm_up` too when they build anything lazily.
     """
 
     def __init__(self, model_storage: ModelStorage | None = None, resource: Resource | None = None):

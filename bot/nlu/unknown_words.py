@@ -44,9 +44,7 @@ class UnknownWordsFallback(MessageComponent):
     ) -> UnknownWordsFallback:
         with model_storage.read_from(resource) as directory:
             vocabulary = set(json.loads((directory / _FILE).read_text(encoding="utf-8")))
-        component = cls(model_storage, resource, vocabulary)
-        component.warm_up()
-        return component
+        return cls(model_storage, resource, vocabulary)
 
     def train(self, training_data: TrainingData) -> Resource:
         self._vocabulary = {
