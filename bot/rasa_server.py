@@ -247,12 +247,13 @@ def _json(value: Any) -> str:
 
 def _freeze_the_loaded_model() -> None:
     """Leave the loaded model out of Python's full garbage collections. The model is ~950 000
-    objects that live as long as the server, and each full collection went through all of them:
-    0.4-0.9 s of a stopped server, a dozen times while it loaded and then every few hundred
-    messages (gc.callbacks, `make bench`). `gc.freeze` moves what is alive to a generation the
-    collector skips: what was imported before the load, then the model, each after one
-    collection drops the garbage. What the messages create is collected as before. (A model
-    replaced while the server runs would stay frozen: the launcher never replaces one.)"""
+    objects that live as long as the server, and each full collection goes through all of them
+    (0.9 s for one `gc.collect()` once loaded): a dozen stopped the server while it loaded, and
+    under `make bench` a server still runs ~8 more (gc.callbacks). `gc.freeze` moves what is
+    alive to a generation the collector skips: what was imported before the load, then the
+    model, each after one collection drops the garbage. What the messages create is collected as
+    before. (A model replaced while the server runs would stay frozen: the launcher never
+    replaces one.)"""
     from rasa.core import run
 
     load = run.load_agent_on_start
