@@ -23,7 +23,7 @@ class MessageComponent(GraphComponent):
     """A component that only annotates messages: nothing to configure, training data untouched.
 
     Trainable subclasses get the model storage and their resource to persist what they learn,
-    and load it in their own `load`, which calls `warm_up` too when they build anything lazily.
+    and read it back in `restore`.
     """
 
     def __init__(self, model_storage: ModelStorage | None = None, resource: Resource | None = None):
@@ -52,10 +52,16 @@ class MessageComponent(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> MessageComponent:
-        """How a server's model builds the component (the training graph calls `create`)."""
-        component = cls.create(config, model_storage, resource, execution_context)
+        """How a server's model builds the component (the training graph calls `create`): with
+        what its training stored, warmed up."""
+        component = cls.restore(model_storage, resource)
         component.warm_up()
         return component
+
+    @classmethod
+    def restore(cls, model_storage: ModelStorage, resource: Resource) -> MessageComponent:
+        """The component with what its training stored: nothing, unless a subclass learns."""
+        return cls(model_storage, resource)
 
     def warm_up(self) -> None:
         """Annotate the WARM_UP_TEXTS (and throw them away): see there."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import joblib
-from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -34,19 +33,9 @@ class DistressDetector(MessageComponent):
         self._detector = Detector(model)
 
     @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> DistressDetector:
+    def restore(cls, model_storage: ModelStorage, resource: Resource) -> DistressDetector:
         with model_storage.read_from(resource) as directory:
-            model = joblib.load(directory / _FILE)
-        component = cls(model_storage, resource, model)
-        component.warm_up()
-        return component
+            return cls(model_storage, resource, joblib.load(directory / _FILE))
 
     def warm_up(self) -> None:
         """The detector's own: spaCy's pipelines and every path of its rules."""

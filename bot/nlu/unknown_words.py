@@ -9,9 +9,7 @@ understand instead of pretending. Numbers and emoji-only messages are left to th
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -34,14 +32,7 @@ class UnknownWordsFallback(MessageComponent):
         self._vocabulary = vocabulary or set()
 
     @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> UnknownWordsFallback:
+    def restore(cls, model_storage: ModelStorage, resource: Resource) -> UnknownWordsFallback:
         with model_storage.read_from(resource) as directory:
             vocabulary = set(json.loads((directory / _FILE).read_text(encoding="utf-8")))
         return cls(model_storage, resource, vocabulary)
