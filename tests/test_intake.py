@@ -80,6 +80,19 @@ def test_bare_numbers_count_only_as_answers():
         ("ik ben loodgieter", "crafts_construction"),
         ("je suis DJ pour des mariages", "culture_events"),
         ("mon taxi", "other"),
+        # Trades named by their workshop, practice or stall.
+        ("je tiens une laverie à Ixelles", "services"),
+        ("mijn praktijk als tandarts", "services"),
+        ("notre cabinet vétérinaire", "services"),
+        ("ik werk als stukadoor", "crafts_construction"),
+        ("ik heb een gsm-herstelling in Anderlecht", "crafts_construction"),
+        ("je suis vitrier depuis vingt ans", "crafts_construction"),
+        ("onze kaaskraam op de zondagsmarkt", "retail"),
+        ("ma poissonnerie", "retail"),
+        ("ma vitrine est vide", "retail"),
+        ("mon école de musique", "culture_events"),
+        ("ik ben goochelaar op kinderfeestjes", "culture_events"),
+        ("ons frietkot aan de kerk", "horeca"),
     ],
 )
 def test_sectors(text, sector):
@@ -91,6 +104,23 @@ def test_idioms_are_not_sectors_or_events():
 
 
 @pytest.mark.parametrize(
+    ("text", "sector"),
+    [
+        # A customer or a supplier named before the writer's own trade.
+        ("mon gros client, un resto, ne paie plus. Je suis menuisier", "crafts_construction"),
+        ("mijn leverancier van bloemen is failliet, ik ben kapster", "services"),
+        # The writer's own customers are not someone else's business.
+        ("les clients du restaurant ne reviennent pas", "horeca"),
+        # Words that look like a trade but are not one here.
+        ("un site vitrine", None),
+        ("les marchandises sont arrivées", None),
+    ],
+)
+def test_a_sector_named_for_someone_else_is_not_the_writers(text, sector):
+    assert find_sector(text) == sector
+
+
+@pytest.mark.parametrize(
     ("text", "needs"),
     [
         ("je n'arrive plus à payer la TVA", ["finance"]),
@@ -98,6 +128,10 @@ def test_idioms_are_not_sectors_or_events():
         ("l'huissier est passé, je crains la faillite", ["insolvency"]),
         ("ik wil een webshop en meer volgers op instagram", ["digital"]),
         ("on veut créer une coopérative", ["creation", "social_economy"]),
+        ("hoeveel kan ik lenen?", ["finance"]),
+        ("is er een overbrugging voor zaken die dicht moeten?", ["finance"]),
+        ("vorig jaar moest ik mijn atelier sluiten", ["insolvency"]),
+        ("hebben jullie psychologen?", ["psychological"]),
     ],
 )
 def test_needs(text, needs):

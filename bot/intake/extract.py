@@ -79,9 +79,13 @@ _SOMEONE = {
     "ask": compile_patterns(_LEXICON["someone_else"]["ask"]),
 }
 _PRIVATE_HOME = compile_patterns(_LEXICON["private_home"])
-# A sector named as a supplier or a neighbour ("chez le grossiste") is not the writer's own.
+# A sector named as a supplier, a customer or a neighbour ("chez le grossiste", "mon fournisseur
+# de vélos", "mon plus gros client, un hôtel") is not the writer's own; "les clients du resto" is.
+_ARTICLE = r"(?:(?:le|la|les|l'|un|une|des|du|de|die|dat|het|een)\s*)?"
 _ELSEWHERE = re.compile(
-    r"\b(?:chez|bij|aupres de)\s+(?:(?:le|la|les|l'|un|une|des|du|de|die|dat|het|een)\s*)?$"
+    rf"\b(?:(?:chez|bij|aupres de)\s+{_ARTICLE}"
+    rf"|(?:fournisseurs?|leveranciers?|grossistes?),?\s+(?:(?:de|du|des|d'|van)\s*)?{_ARTICLE}"
+    r"|(?:clients?|klanten?),?\s+(?:un|une|een|le|la|l'|het)\s*)$"
 )
 
 
