@@ -8,6 +8,7 @@ from bot.intake.extract import (
     find_needs,
     find_sector,
     find_urgency,
+    helping_someone_else,
     profile_entities,
 )
 
@@ -148,3 +149,30 @@ def test_entities_point_at_the_words_in_the_original_text():
     text = "Ma BOULANGERIE à Etterbeek a des dettes"
     spans = {f.entity: text[f.start : f.end] for f in profile_entities(text)}
     assert spans == {"sector": "BOULANGERIE", "commune": "Etterbeek", "need": "dettes"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mon associé m'a écrit 'prends soin de la boutique, je serai plus là'. Je fais quoi ?",
+        "Een van onze koeriers zei dat hij van ons verlost is, voor altijd. Wat moet ik doen?",
+        "Une de mes vendeuses se fait du mal en cachette. Comment lui en parler ?",
+    ],
+)
+def test_asking_how_to_help_someone_close_is_a_psychological_need_once_in_distress(text):
+    """The distress check (bot/nlu/distress_detector.py) calls this for a high or critical
+    message: its own reading of the person's state replaces the lexicon's short list."""
+    found = helping_someone_else(text)
+    assert (found.entity, found.value) == ("need", "psychological")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Je veux mourir. Je fais quoi ?",  # nobody else named
+        "Mon associé parle de se tuer, que faire ?",  # the lexicon finds it already
+        "Mon associé ne paie plus sa part",  # no question
+    ],
+)
+def test_no_psychological_need_added_without_someone_else_and_a_question(text):
+    assert helping_someone_else(text) is None

@@ -72,8 +72,10 @@ _POSTCODE = re.compile(r"(?<![\d€.,])([1-9]\d{3})(?!\s*(?:€|eur|euro|k\b|%|[
 # "l'ONSS", "d'argent": the word after an elided article is matched on its own too.
 _ELISION = re.compile(r"(?<![\w'])(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)'(?=\w)")
 _SOMEONE = {
+    # "mon associé", "une de mes vendeuses", "een van onze koeriers": close people and staff.
     "person": re.compile(
-        rf"(?:{_any('owner', 'someone_else')})\s+(?:\w+\s+)?(?:{_any('person', 'someone_else')})"
+        rf"(?:{_any('owner', 'someone_else')})\s+(?:\w+\s+)?"
+        rf"(?:{_any('person', 'someone_else')}|{_union('staff', 'roles')})"
     ),
     "state": compile_patterns(_LEXICON["someone_else"]["state"]),
     "ask": compile_patterns(_LEXICON["someone_else"]["ask"]),
@@ -146,10 +148,24 @@ def _sector(folded: str) -> Found | None:
     return Found("sector", label, m.start(), m.end())
 
 
-def _someone_else(folded: str) -> re.Match | None:
-    """Someone close in a bad state and a "what do I do?": asking how to help them."""
+def _someone_else(folded: str, in_distress: bool = False) -> re.Match | None:
+    """Someone close in a bad state and a "what do I do?": asking how to help them. Their state
+    is one of the lexicon's words, or, `in_distress`, whatever made the distress check rate the
+    message high or critical (its rules and classifier reach much further)."""
     found = {part: _first(pattern, folded) for part, pattern in _SOMEONE.items()}
-    return found["ask"] if all(found.values()) else None
+    if found["person"] and found["ask"] and (found["state"] or in_distress):
+        return found["ask"]
+    return None
+
+
+def helping_someone_else(text: str) -> Found | None:
+    """The psychological need of a message in distress (high or critical) that names someone close
+    and asks what to do; None when the lexicon already found it, or when nobody else is named."""
+    folded = fold(text)
+    if _someone_else(folded) or "psychological" in _hits("needs", folded):
+        return None
+    m = _someone_else(folded, in_distress=True)
+    return Found("need", "psychological", m.start(), m.end()) if m else None
 
 
 def _needs(folded: str) -> list[Found]:

@@ -17,6 +17,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.intake.extract import helping_someone_else
 from bot.nlu.base import MessageComponent
 from bot.nlu.intent_override import override_intent
 from bot.safety import classifier
@@ -28,7 +29,12 @@ ESCALATION_INTENTS = {"high": "distress_high", "critical": "distress_critical"}
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class DistressDetector(MessageComponent):
-    def __init__(self, model_storage: ModelStorage, resource: Resource, model: Any = None) -> None:
+    def __init__(
+        self,
+        model_storage: ModelStorage | None = None,
+        resource: Resource | None = None,
+        model: Any = None,  # the trained classifier; without it, the rules alone
+    ) -> None:
         super().__init__(model_storage, resource)
         self._detector = Detector(model)
 
@@ -57,4 +63,13 @@ class DistressDetector(MessageComponent):
             message.set("distress", assessment.as_dict(), add_to_output=True)
             if intent := ESCALATION_INTENTS.get(assessment.level):
                 override_intent(message, intent)
+                _add_helping_someone_else(message, text)
         return messages
+
+
+def _add_helping_someone_else(message: Message, text: str) -> None:
+    """ "My partner wrote goodbye, what do I do?": the psychological need, which the profile
+    extractor (before this check) finds only when its own words describe their state."""
+    if found := helping_someone_else(text):
+        entity = {**found.as_entity(), "extractor": "DistressDetector", "confidence_entity": 1.0}
+        message.set("entities", [*message.get("entities", []), entity], add_to_output=True)

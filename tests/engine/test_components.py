@@ -2,6 +2,7 @@
 
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.distress_detector import DistressDetector
 from bot.nlu.language_identifier import LanguageIdentifier
 from bot.nlu.profile_extractor import ProfileExtractor
 
@@ -47,6 +48,25 @@ def test_profile_entities_with_spans_in_text_order():
         ("urgency", "high"),
     ]
     assert [text[e["start"] : e["end"]] for e in entities][:2] == ["resto", "Ixelles"]
+
+
+def test_distress_about_someone_close_adds_the_psychological_need():
+    """The profile extractor runs before the distress check and does not know this farewell."""
+    text = "Mon associé m'a écrit 'prends soin du bureau, je serai plus là'. Je fais quoi ?"
+    (message,) = ProfileExtractor().process([_message(text)])
+    assert "need" not in [e["entity"] for e in message.get("entities")]
+    (message,) = DistressDetector().process([message])  # rules only: no classifier given
+    assert message.get("distress")["level"] == "critical"
+    needs = [e for e in message.get("entities") if e["entity"] == "need"]
+    assert [(e["value"], e["extractor"]) for e in needs] == [("psychological", "DistressDetector")]
+    assert text[needs[0]["start"] : needs[0]["end"]] == "Je fais quoi"
+
+
+def test_calm_talk_about_someone_close_adds_no_need():
+    text = "Mon associé part en vacances demain, je fais quoi pour les commandes ?"
+    (message,) = DistressDetector().process([_message(text)])
+    assert message.get("distress")["level"] in ("none", "moderate")
+    assert message.get("entities", []) == []
 
 
 def test_button_payloads_are_left_alone():
