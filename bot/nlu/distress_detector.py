@@ -68,7 +68,7 @@ class DistressDetector(MessageComponent):
 
 
 def _add_helping_someone_else(message: Message, text: str) -> None:
-    """ "My partner wrote goodbye, what do I do?": the psychological need, which the profile
+    """The psychological need of "my partner wrote goodbye, what do I do?", which the profile
     extractor (before this check) finds only when its own words describe their state."""
     if found := helping_someone_else(text):
         entity = {**found.as_entity(), "extractor": "DistressDetector", "confidence_entity": 1.0}
