@@ -112,12 +112,26 @@ def test_idioms_are_not_sectors_or_events():
         ("mijn leverancier van bloemen is failliet, ik ben kapster", "services"),
         # The writer's own customers are not someone else's business.
         ("les clients du restaurant ne reviennent pas", "horeca"),
-        # Words that look like a trade but are not one here.
-        ("un site vitrine", None),
-        ("les marchandises sont arrivées", None),
     ],
 )
 def test_a_sector_named_for_someone_else_is_not_the_writers(text, sector):
+    assert find_sector(text) == sector
+
+
+@pytest.mark.parametrize(
+    ("text", "sector"),
+    [
+        # Any shop-front business: a shop, unless a trade is named.
+        ("mon commerce souffre des travaux", "retail"),
+        ("je suis commerçant, j'ai un snack à Jette", "horeca"),
+        ("als zelfstandige handelaar heb ik een kapsalon", "services"),
+        # Words that look like a trade but are not one here.
+        ("un site vitrine", None),
+        ("les marchandises sont arrivées", None),
+        ("mon proprio est un marchand de sommeil", None),
+    ],
+)
+def test_generic_and_look_alike_words(text, sector):
     assert find_sector(text) == sector
 
 

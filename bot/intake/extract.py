@@ -135,17 +135,22 @@ def _hits(section: str, folded: str) -> dict[str, re.Match]:
 
 
 def _sector(folded: str) -> Found | None:
-    """The first sector named, the longest name at a place; not a supplier's ("chez le ...")."""
-    hits = [
-        (label, m)
-        for label, pattern in families("sectors").items()
-        for m in _matches(pattern, folded)
-        if not _ELSEWHERE.search(folded[max(0, m.start() - 25) : m.start()])
-    ]
+    """The first trade named, the longest name at a place; not a supplier's ("chez le ...").
+    Words for any shop-front business ("mon commerce") count only when no trade is named."""
+    hits = _sector_hits("sectors", folded) or _sector_hits("generic_sectors", folded)
     if not hits:
         return None
     label, m = min(hits, key=lambda hit: (hit[1].start(), -hit[1].end()))
     return Found("sector", label, m.start(), m.end())
+
+
+def _sector_hits(section: str, folded: str) -> list[tuple[str, re.Match]]:
+    return [
+        (label, m)
+        for label, pattern in families(section).items()
+        for m in _matches(pattern, folded)
+        if not _ELSEWHERE.search(folded[max(0, m.start() - 25) : m.start()])
+    ]
 
 
 def _someone_else(folded: str, in_distress: bool = False) -> re.Match | None:
