@@ -87,7 +87,7 @@ class Stack:
                 [
                     str(ENGINE_BIN / "python"),
                     "-m",
-                    "rasa_sdk",
+                    "bot.action_server",
                     "--actions",
                     "actions",
                     "--port",
