@@ -90,7 +90,6 @@ def test_bare_numbers_count_only_as_answers():
         ("je suis vitrier depuis vingt ans", "crafts_construction"),
         ("onze kaaskraam op de zondagsmarkt", "retail"),
         ("ma poissonnerie", "retail"),
-        ("ma vitrine est vide", "retail"),
         ("mon école de musique", "culture_events"),
         ("ik ben goochelaar op kinderfeestjes", "culture_events"),
         ("ons frietkot aan de kerk", "horeca"),
@@ -109,9 +108,12 @@ def test_idioms_are_not_sectors_or_events():
     [
         # A customer or a supplier named before the writer's own trade.
         ("mon gros client, un resto, ne paie plus. Je suis menuisier", "crafts_construction"),
-        ("mijn leverancier van bloemen is failliet, ik ben kapster", "services"),
-        # The writer's own customers are not someone else's business.
+        ("mijn leverancier, een bakkerij, is failliet; ik ben kapster", "services"),
+        ("le fournisseur de ma boulangerie, un grossiste", "retail"),
+        # The writer's own customers and suppliers are not someone else's business.
         ("les clients du restaurant ne reviennent pas", "horeca"),
+        ("j'ai perdu des clients, le resto est vide le midi", "horeca"),
+        ("schulden bij leveranciers, de slagerij draait verlies", "retail"),
     ],
 )
 def test_a_sector_named_for_someone_else_is_not_the_writers(text, sector):
@@ -125,10 +127,13 @@ def test_a_sector_named_for_someone_else_is_not_the_writers(text, sector):
         ("mon commerce souffre des travaux", "retail"),
         ("je suis commerçant, j'ai un snack à Jette", "horeca"),
         ("als zelfstandige handelaar heb ik een kapsalon", "services"),
-        # Words that look like a trade but are not one here.
-        ("un site vitrine", None),
-        ("les marchandises sont arrivées", None),
-        ("mon proprio est un marchand de sommeil", None),
+        # Idioms and other senses, and someone else's office.
+        ("on n'est pas sortis de l'auberge avec l'ONSS, ma boulangerie souffre", "retail"),
+        ("c'est le cirque avec l'ONSS, mon salon de coiffure tient à peine", "services"),
+        ("onze wafelkraam op de kerstmarkt", "horeca"),
+        ("inscrit au registre de commerce depuis 2019, je suis coiffeuse", "services"),
+        ("le cabinet de mon comptable m'a lâché, ma boulangerie va couler", "retail"),
+        ("de dakherstelling van mijn winkel", "retail"),
     ],
 )
 def test_generic_and_look_alike_words(text, sector):
@@ -145,7 +150,6 @@ def test_generic_and_look_alike_words(text, sector):
         ("on veut créer une coopérative", ["creation", "social_economy"]),
         ("hoeveel kan ik lenen?", ["finance"]),
         ("is er een overbrugging voor zaken die dicht moeten?", ["finance"]),
-        ("vorig jaar moest ik mijn atelier sluiten", ["insolvency"]),
         ("hebben jullie psychologen?", ["psychological"]),
     ],
 )
@@ -169,13 +173,13 @@ def test_entities_point_at_the_words_in_the_original_text():
     "text",
     [
         "Mon associé m'a écrit 'prends soin de la boutique, je serai plus là'. Je fais quoi ?",
-        "Een van onze koeriers zei dat hij van ons verlost is, voor altijd. Wat moet ik doen?",
-        "Une de mes vendeuses se fait du mal en cachette. Comment lui en parler ?",
+        "Mijn man zei dat hij ermee stopt, met alles. Wat moet ik doen?",
+        "Mon frère m'a envoyé 'merci pour tout' cette nuit, il ne répond plus. Qui appeler ?",
     ],
 )
 def test_asking_how_to_help_someone_close_is_a_psychological_need_once_in_distress(text):
     """The distress check (bot/nlu/distress_detector.py) calls this for a high or critical
-    message: its own reading of the person's state replaces the lexicon's short list."""
+    message: its own reading of the state replaces the lexicon's short list of states."""
     found = helping_someone_else(text)
     assert (found.entity, found.value) == ("need", "psychological")
 
@@ -184,9 +188,12 @@ def test_asking_how_to_help_someone_close_is_a_psychological_need_once_in_distre
     "text",
     [
         "Je veux mourir. Je fais quoi ?",  # nobody else named
-        "Mon associé parle de se tuer, que faire ?",  # the lexicon finds it already
         "Mon associé ne paie plus sa part",  # no question
+        # The writer's own distress, someone close only mentioned.
+        "ma femme va me quitter, je n'en peux plus, que faire ?",
+        "je suis en burn-out, je n'arrive plus à payer mes employés, que faire ?",
+        "mijn vrouw wil dat ik stop, ik kan niet meer, wat moet ik doen",
     ],
 )
-def test_no_psychological_need_added_without_someone_else_and_a_question(text):
+def test_no_psychological_need_without_someone_else_at_risk_and_a_question(text):
     assert helping_someone_else(text) is None

@@ -72,22 +72,24 @@ _POSTCODE = re.compile(r"(?<![\d€.,])([1-9]\d{3})(?!\s*(?:€|eur|euro|k\b|%|[
 # "l'ONSS", "d'argent": the word after an elided article is matched on its own too.
 _ELISION = re.compile(r"(?<![\w'])(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)'(?=\w)")
 _SOMEONE = {
-    # "mon associé", "une de mes vendeuses", "een van onze koeriers": close people and staff.
     "person": re.compile(
-        rf"(?:{_any('owner', 'someone_else')})\s+(?:\w+\s+)?"
-        rf"(?:{_any('person', 'someone_else')}|{_union('staff', 'roles')})"
+        rf"(?:{_any('owner', 'someone_else')})\s+(?:\w+\s+)?(?:{_any('person', 'someone_else')})"
     ),
     "state": compile_patterns(_LEXICON["someone_else"]["state"]),
     "ask": compile_patterns(_LEXICON["someone_else"]["ask"]),
 }
+_THEIRS = compile_patterns(_LEXICON["someone_else"]["theirs"])
 _PRIVATE_HOME = compile_patterns(_LEXICON["private_home"])
 # A sector named as a supplier, a customer or a neighbour ("chez le grossiste", "mon fournisseur
-# de vélos", "mon plus gros client, un hôtel") is not the writer's own; "les clients du resto" is.
+# de vélos", "mon plus gros client, un hôtel") is not the writer's own; "les clients du resto" and
+# "des clients, le resto est vide" are.
 _ARTICLE = r"(?:(?:le|la|les|l'|un|une|des|du|de|die|dat|het|een)\s*)?"
 _ELSEWHERE = re.compile(
     rf"\b(?:(?:chez|bij|aupres de)\s+{_ARTICLE}"
-    rf"|(?:fournisseurs?|leveranciers?|grossistes?),?\s+(?:(?:de|du|des|d'|van)\s*)?{_ARTICLE}"
-    r"|(?:clients?|klanten?),?\s+(?:un|une|een|le|la|l'|het)\s*)$"
+    rf"|(?:fournisseurs?|leveranciers?|grossistes?)"
+    rf"(?:\s+(?:(?:de|du|des|d'|van)\s*)?{_ARTICLE}|,\s+(?:un|une|een)\s+)"
+    r"|(?:mon|ma|notre|mijn|onze|m'n)\s+(?:\w+\s+){0,2}(?:clients?|klanten?|klant),?\s+"
+    r"(?:un|une|een)\s+)$"
 )
 
 
@@ -135,8 +137,9 @@ def _hits(section: str, folded: str) -> dict[str, re.Match]:
 
 
 def _sector(folded: str) -> Found | None:
-    """The first trade named, the longest name at a place; not a supplier's ("chez le ...").
-    Words for any shop-front business ("mon commerce") count only when no trade is named."""
+    """The first trade named, the longest name at a place; not a supplier's or a customer's
+    (`_ELSEWHERE`). Words for any shop-front business ("mon commerce") count only when no trade
+    is named."""
     hits = _sector_hits("sectors", folded) or _sector_hits("generic_sectors", folded)
     if not hits:
         return None
@@ -153,24 +156,23 @@ def _sector_hits(section: str, folded: str) -> list[tuple[str, re.Match]]:
     ]
 
 
-def _someone_else(folded: str, in_distress: bool = False) -> re.Match | None:
-    """Someone close in a bad state and a "what do I do?": asking how to help them. Their state
-    is one of the lexicon's words, or, `in_distress`, whatever made the distress check rate the
-    message high or critical (its rules and classifier reach much further)."""
+def _someone_else(folded: str) -> re.Match | None:
+    """Someone close in a bad state and a "what do I do?": asking how to help them."""
     found = {part: _first(pattern, folded) for part, pattern in _SOMEONE.items()}
-    if found["person"] and found["ask"] and (found["state"] or in_distress):
-        return found["ask"]
-    return None
+    return found["ask"] if all(found.values()) else None
 
 
 def helping_someone_else(text: str) -> Found | None:
-    """The psychological need of a message in distress (high or critical) that names someone close
-    and asks what to do; None when the lexicon already found it, or when nobody else is named."""
+    """For a message the distress check rates high or critical: someone close, what they said or
+    did, and a "what do I do?" are asking how to help them (the psychological need), whatever
+    words describe their state: the check's rules and classifier reach much further than
+    `_someone_else`'s list. Without their words reported ("m'a écrit", "zei dat hij") the
+    distress may be the writer's own."""
     folded = fold(text)
-    if _someone_else(folded) or "psychological" in _hits("needs", folded):
-        return None
-    m = _someone_else(folded, in_distress=True)
-    return Found("need", "psychological", m.start(), m.end()) if m else None
+    ask = _first(_SOMEONE["ask"], folded)
+    if ask and _first(_SOMEONE["person"], folded) and _first(_THEIRS, folded):
+        return Found("need", "psychological", ask.start(), ask.end())
+    return None
 
 
 def _needs(folded: str) -> list[Found]:

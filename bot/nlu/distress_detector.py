@@ -69,7 +69,12 @@ class DistressDetector(MessageComponent):
 
 def _add_helping_someone_else(message: Message, text: str) -> None:
     """The psychological need of "my partner wrote goodbye, what do I do?", which the profile
-    extractor (before this check) finds only when its own words describe their state."""
+    extractor (before this check) finds only when its own words describe their state; in text
+    order among the entities."""
+    entities = message.get("entities") or []
+    if any(e["entity"] == "need" and e["value"] == "psychological" for e in entities):
+        return
     if found := helping_someone_else(text):
         entity = {**found.as_entity(), "extractor": "DistressDetector", "confidence_entity": 1.0}
-        message.set("entities", [*message.get("entities", []), entity], add_to_output=True)
+        ordered = sorted([*entities, entity], key=lambda e: e.get("start", 0))
+        message.set("entities", ordered, add_to_output=True)
