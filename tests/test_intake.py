@@ -109,6 +109,7 @@ def test_idioms_are_not_sectors_or_events():
         # A customer or a supplier named before the writer's own trade.
         ("mon gros client, un resto, ne paie plus. Je suis menuisier", "crafts_construction"),
         ("mijn leverancier, een bakkerij, is failliet; ik ben kapster", "services"),
+        ("notre plus gros client, une brasserie, paie mal; je suis maçon", "crafts_construction"),
         ("le fournisseur de ma boulangerie, un grossiste", "retail"),
         # The writer's own customers and suppliers are not someone else's business.
         ("les clients du restaurant ne reviennent pas", "horeca"),

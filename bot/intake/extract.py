@@ -152,7 +152,7 @@ def _sector_hits(section: str, folded: str) -> list[tuple[str, re.Match]]:
         (label, m)
         for label, pattern in families(section).items()
         for m in _matches(pattern, folded)
-        if not _ELSEWHERE.search(folded[max(0, m.start() - 25) : m.start()])
+        if not _ELSEWHERE.search(folded[max(0, m.start() - 40) : m.start()])
     ]
 
 
