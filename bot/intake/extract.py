@@ -156,23 +156,21 @@ def _sector_hits(section: str, folded: str) -> list[tuple[str, re.Match]]:
     ]
 
 
-def _someone_else(folded: str) -> re.Match | None:
-    """Someone close in a bad state and a "what do I do?": asking how to help them."""
-    found = {part: _first(pattern, folded) for part, pattern in _SOMEONE.items()}
-    return found["ask"] if all(found.values()) else None
+def _someone_else(folded: str, sign: re.Pattern = _SOMEONE["state"]) -> re.Match | None:
+    """Someone close, a `sign` that they are the one at risk (by default the lexicon's words for
+    their state) and a "what do I do?": asking how to help them. Returns the question."""
+    ask = _first(_SOMEONE["ask"], folded)
+    return ask if ask and _first(_SOMEONE["person"], folded) and _first(sign, folded) else None
 
 
 def helping_someone_else(text: str) -> Found | None:
     """For a message the distress check rates high or critical: someone close, what they said or
     did, and a "what do I do?" are asking how to help them (the psychological need), whatever
-    words describe their state: the check's rules and classifier reach much further than
-    `_someone_else`'s list. Without their words reported ("m'a écrit", "zei dat hij") the
-    distress may be the writer's own."""
-    folded = fold(text)
-    ask = _first(_SOMEONE["ask"], folded)
-    if ask and _first(_SOMEONE["person"], folded) and _first(_THEIRS, folded):
-        return Found("need", "psychological", ask.start(), ask.end())
-    return None
+    words describe their state: the check's rules and classifier reach much further than the
+    lexicon's list. Without their words reported ("m'a écrit", "zei dat hij") the distress may
+    be the writer's own."""
+    ask = _someone_else(fold(text), sign=_THEIRS)
+    return Found("need", "psychological", ask.start(), ask.end()) if ask else None
 
 
 def _needs(folded: str) -> list[Found]:
