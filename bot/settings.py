@@ -22,6 +22,13 @@ def _int(name: str, default: int) -> int:
     return int(_env(name, str(default)))
 
 
+def _cores() -> int:
+    """The CPUs this process may run on (fewer than the machine's when it is pinned)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _partner_notifications() -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     for key, value in os.environ.items():
@@ -44,9 +51,11 @@ class Settings:
     rasa_port: int = field(default_factory=lambda: _int("RELAIS_RASA_PORT", 5005))
     # Rasa servers the launcher starts on this machine, on ports rasa_port, rasa_port + 1, ...
     # One Rasa process uses one core at most (it answers one message at a time); the gateway
-    # spreads conversations over them. Each takes about 0.9 GB of memory.
+    # spreads conversations over them. One per core but one, which the gateway, the action
+    # server and the database keep: with a server on every core they take their CPU from the
+    # engine on every message (docs/performance.md, "Eighth round"). At most two: ~1 GB each.
     rasa_servers: int = field(
-        default_factory=lambda: _int("RELAIS_RASA_SERVERS", min(2, os.cpu_count() or 1))
+        default_factory=lambda: _int("RELAIS_RASA_SERVERS", min(2, max(1, _cores() - 1)))
     )
     action_port: int = field(default_factory=lambda: _int("RELAIS_ACTION_PORT", 5055))
     # The engine's CPU priority below the gateway's (nice), when the launcher starts both on one

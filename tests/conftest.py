@@ -49,8 +49,10 @@ def running_stack(var_dir: Path, **overrides) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    """The stack the end-to-end tests share."""
-    with running_stack(tmp_path_factory.mktemp("var")) as running:
+    """The stack the end-to-end tests share, with two Rasa servers whatever the machine's
+    default: the gateway spreading conversations over servers that share one tracker store is
+    what a machine with more cores runs."""
+    with running_stack(tmp_path_factory.mktemp("var"), rasa_servers=2) as running:
         yield running
 
 
