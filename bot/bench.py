@@ -165,21 +165,26 @@ async def _play(
     Without a rate each person sends again as soon as answered (a closed loop: capacity). With
     one, each sends their next message CONCURRENCY / rate seconds after the previous one (or as
     soon as it was answered, if later): `rate` messages a second are offered in all, the load of
-    people who read and type."""
+    people who read and type. The first CONCURRENCY people start one after the other over one
+    interval; each later one takes the place of a person who has finished, one interval after
+    that person's last message. The phase lasts until the last answer (not the pause after it)."""
     interval = CONCURRENCY / rate if rate else 0.0
     latencies: list[float] = []
     errors = 0
+    last_answer = 0.0
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def conversation(index: int) -> None:
-        nonlocal errors
+        nonlocal errors, last_answer
         user = person(index)
         async with gate:
-            await asyncio.sleep(interval * (index % CONCURRENCY) / CONCURRENCY)  # staggered
+            if index < CONCURRENCY:
+                await asyncio.sleep(interval * index / CONCURRENCY)
             for text in _script(index):
                 start = time.perf_counter()
                 ok = await send(user, text)
-                took = time.perf_counter() - start
+                last_answer = time.perf_counter()
+                took = last_answer - start
                 latencies.append(took * 1000)
                 errors += not ok
                 await asyncio.sleep(max(0.0, interval - took))
@@ -188,7 +193,7 @@ async def _play(
     cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
     began = time.perf_counter()
     await asyncio.gather(*(conversation(i) for i in range(conversations)))
-    elapsed = time.perf_counter() - began
+    elapsed = last_answer - began
     cpu = {name: _cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
     return Played(latencies, errors, elapsed, cpu)
 
