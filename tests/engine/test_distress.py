@@ -275,3 +275,57 @@ def test_drinks_diets_and_shop_ropes_are_not_distress(detector, text, language):
 )
 def test_third_round_families_and_look_alikes(detector, text, language, level):
     assert detector.assess(text, language).level == level
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "level"),
+    [
+        # round F: leaving things and people in order, someone else's care instructions
+        (
+            "ma collègue m'a demandé de m'occuper de ses chats et depuis elle ne répond plus",
+            "fr",
+            "critical",
+        ),
+        (
+            "hij vroeg me om voor zijn hond te zorgen en neemt sindsdien niet meer op",
+            "nl",
+            "critical",
+        ),
+        ("j'ai offert ma guitare à mon neveu, je n'en aurai plus besoin", "fr", "critical"),
+        (
+            "la boutique est vendue, les dettes payées. je n'ai plus rien à faire ici.",
+            "fr",
+            "critical",
+        ),
+        ("Weldra ben ik er niet meer. Sorry.", "nl", "critical"),
+        # ... and the business readings of the same words
+        (
+            "mon associé m'a remercié pour tout et ne répond plus depuis qu'il a revendu ses parts",
+            "fr",
+            "none",
+        ),
+        (
+            "pension : mes outils vont à mon apprenti, "
+            "je n'en aurai plus besoin après la fermeture",
+            "fr",
+            "none",
+        ),
+        ("je n'ai plus rien à faire ici, je rentre au Portugal avec ma famille", "fr", "none"),
+        ("straks ben ik er niet meer, ik ga met pensioen", "nl", "none"),
+        ("binnenkort ben ik er niet meer op maandag, de winkel sluit dan", "nl", "none"),
+        # collapse and crying said in other words
+        ("na de controle ben ik volledig ingestort", "nl", "high"),
+        ("vorige maand een zenuwinstorting, nu de deurwaarder", "nl", "high"),
+        ("ik doe niks anders meer, ik kan enkel nog huilen", "nl", "high"),
+        ("je ne fais que pleurer depuis la faillite", "fr", "high"),
+        ("de markt voor evenementen is ingestort", "nl", "none"),
+        ("ik kan alleen nog maar hopen dat de bank meewerkt", "nl", "none"),
+        # moderate: after an apostrophe, Belgian Dutch, anger
+        ("la TVA m'angoisse", "fr", "moderate"),
+        ("je me sens un peu perdue avec la compta", "fr", "moderate"),
+        ("ik ben zo gestresseerd door die controle", "nl", "moderate"),
+        ("ik ben echt woest op de stad", "nl", "moderate"),
+    ],
+)
+def test_round_f_families_and_look_alikes(detector, text, language, level):
+    assert detector.assess(text, language).level == level
