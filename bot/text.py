@@ -14,6 +14,15 @@ def _fold_all(text: str) -> str:
     return text.replace("’", "'").replace("`", "'").replace("‘", "'")
 
 
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE"})
+
+
+def spell_out(text: str) -> str:
+    """'sœur' -> 'soeur': phone keyboards write the ligature, people and lexicons the letters.
+    (Not part of `fold`, which keeps one character per character.)"""
+    return text.translate(_LIGATURES)
+
+
 def fold(text: str) -> str:
     """Lower-case, strip accents, unify apostrophes: 'Élodie’s CAFÉ' -> "elodie's cafe".
 

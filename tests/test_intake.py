@@ -134,6 +134,21 @@ def test_idioms_are_not_sectors_or_events():
         ("hoeveel kan ik lenen?", ["finance"]),
         ("is er een overbrugging voor zaken die dicht moeten?", ["finance"]),
         ("hebben jullie psychologen?", ["psychological"]),
+        # The business itself in question, one's own prices, a new direction, communicating.
+        ("je ne sais plus quoi faire de ma boutique", ["coaching"]),
+        ("ik weet niet meer wat ik met mijn bakkerij moet doen", ["coaching"]),
+        ("je dois revoir mes tarifs", ["coaching"]),
+        ("hoe bepaal ik mijn tarieven als fotograaf?", ["coaching"]),
+        (
+            "quelqu'un peut m'aider à trouver une nouvelle direction pour mon activité ?",
+            ["coaching"],
+        ),
+        ("moet ik iets totaal anders gaan doen?", ["coaching"]),
+        ("hoe communiceren we beter over onze voorstellingen?", ["coaching"]),
+        ("vous avez quelqu'un à qui je peux parler de mon stress ?", ["psychological"]),
+        # Not the business in question: what to do with a debt, a supplier's prices.
+        ("que faire avec mon dossier TVA en retard ?", ["finance"]),
+        ("les prix de mon fournisseur augmentent, je ne sais plus payer", ["finance"]),
     ],
 )
 def test_needs(text, needs):
@@ -144,6 +159,17 @@ def test_negated_urgency_wins():
     assert find_urgency("ce n'est pas urgent") == "low"
     assert find_urgency("c'est urgent") == "high"
     assert find_urgency("niet dringend") == "low"
+
+
+def test_ligatures_typed_by_phones_are_the_letters_and_offsets_stay_in_the_original():
+    """iOS and Android French keyboards write "sœur", "cœur", "œuvre"; the lexicons "soeur"."""
+    text = "Ma sœur et moi, le cœur lourd : notre boulangerie à Ixelles a des dettes"
+    spans = {f.entity: text[f.start : f.end] for f in profile_entities(text)}
+    assert spans == {"sector": "boulangerie", "commune": "Ixelles", "need": "dettes"}
+    assert find_sector("un atelier de manœuvre") == find_sector("un atelier de manoeuvre")
+    said = "Ma sœur m'a écrit des adieux. Qui je peux appeler ?"
+    found = helping_someone_else(said)
+    assert said[found.start : found.end] == "Qui je peux appeler"
 
 
 def test_entities_point_at_the_words_in_the_original_text():
@@ -158,6 +184,10 @@ def test_entities_point_at_the_words_in_the_original_text():
         "Mon associé m'a écrit 'prends soin de la boutique, je serai plus là'. Je fais quoi ?",
         "Mijn man zei dat hij ermee stopt, met alles. Wat moet ik doen?",
         "Mon frère m'a envoyé 'merci pour tout' cette nuit, il ne répond plus. Qui appeler ?",
+        "Ma sœur m'a écrit des adieux. Qui je peux appeler ?",
+        "Mijn vennoot zei dat hij er niet meer zal zijn. Bij wie kan hij terecht?",
+        "Mijn broer zegt dat hij springt. Ik weet niet wie ik moet bellen.",
+        "Mijn man zegt dat we beter af zijn zonder hem. Wie kan ons helpen?",
     ],
 )
 def test_asking_how_to_help_someone_close_is_a_psychological_need_once_in_distress(text):

@@ -8,11 +8,11 @@ question) and answer (the bot just asked for that one fact: accept a bare "3" or
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from bot.intake.lexicon import compile_patterns, families, load
-from bot.text import fold
+from bot.text import fold, spell_out
 
 NEEDS = (
     "finance",
@@ -119,6 +119,22 @@ class Found:
         return {"entity": self.entity, "value": self.value, "start": self.start, "end": self.end}
 
 
+def _fold(text: str) -> str:
+    """The text the lexicon sees: folded, ligatures spelled out ("sœur" -> "soeur")."""
+    return fold(spell_out(text))
+
+
+def _in_original(text: str, found: list[Found]) -> list[Found]:
+    """Offsets into `_fold(text)` moved back into `text`, where a ligature is one character."""
+    if spell_out(text) == text:
+        return found
+    at = [i for i, c in enumerate(text) for _ in spell_out(c)] + [len(text)]
+    return [
+        replace(f, start=at[f.start], end=at[f.end - 1] + 1 if f.end > f.start else at[f.end])
+        for f in found
+    ]
+
+
 def _texts(folded: str) -> tuple[str, ...]:
     unelided = _ELISION.sub(lambda m: m[0][:-1] + " ", folded)
     return (folded, unelided) if unelided != folded else (folded,)
@@ -169,8 +185,11 @@ def helping_someone_else(text: str) -> Found | None:
     words describe their state: the check's rules and classifier reach much further than the
     lexicon's list. Without their words reported ("m'a écrit", "zei dat hij") the distress may
     be the writer's own."""
-    ask = _someone_else(fold(text), sign=_THEIRS)
-    return Found("need", "psychological", ask.start(), ask.end()) if ask else None
+    ask = _someone_else(_fold(text), sign=_THEIRS)
+    if ask is None:
+        return None
+    [found] = _in_original(text, [Found("need", "psychological", ask.start(), ask.end())])
+    return found
 
 
 def _needs(folded: str) -> list[Found]:
@@ -194,7 +213,7 @@ def _circumstances(folded: str) -> list[Found]:
 
 
 def find_circumstances(text: str) -> list[str]:
-    return [found.value for found in _circumstances(fold(text))]
+    return [found.value for found in _circumstances(_fold(text))]
 
 
 def _urgency(folded: str) -> Found | None:
@@ -206,17 +225,17 @@ def _urgency(folded: str) -> Found | None:
 
 def find_sector(text: str) -> str | None:
     """The sector named first in the message, or None."""
-    found = _sector(fold(text))
+    found = _sector(_fold(text))
     return found.value if found else None
 
 
 def find_needs(text: str) -> list[str]:
     """Every need the message states, in the canonical order of NEEDS."""
-    return [found.value for found in _needs(fold(text))]
+    return [found.value for found in _needs(_fold(text))]
 
 
 def find_urgency(text: str) -> str | None:
-    found = _urgency(fold(text))
+    found = _urgency(_fold(text))
     return found.value if found else None
 
 
@@ -256,7 +275,7 @@ def _employees(folded: str, answer: bool) -> Found | None:
 
 def find_employees(text: str, answer: bool = False) -> int | None:
     """Staff other than the owner. answer=True accepts a bare number ("3", "trois", "geen")."""
-    found = _employees(fold(text), answer)
+    found = _employees(_fold(text), answer)
     return found.value if found else None
 
 
@@ -313,7 +332,7 @@ def find_commune(text: str, answer: bool = False) -> Place | None:
     In free text only names and Brussels postcodes count (a year like 2021 is not a postcode);
     as an answer any Belgian postcode counts and plain "Bruxelles" means the City of Brussels.
     """
-    found = _commune(fold(text), answer)
+    found = _commune(_fold(text), answer)
     return found[0] if found else None
 
 
@@ -325,7 +344,7 @@ def place_by_id(place_id: str) -> Place | None:
 
 def profile_entities(text: str) -> list[Found]:
     """Everything the free text states, as entities for the NLU parse result."""
-    folded = fold(text)
+    folded = _fold(text)
     found: list[Found | None] = [
         _sector(folded),
         _employees(folded, answer=False),
@@ -334,4 +353,4 @@ def profile_entities(text: str) -> list[Found]:
     if commune := _commune(folded, answer=False):
         place, start, end = commune
         found.append(Found("commune", place.id, start, end))
-    return [f for f in found if f] + _needs(folded) + _circumstances(folded)
+    return _in_original(text, [f for f in found if f] + _needs(folded) + _circumstances(folded))

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from bot.intake.lexicon import compile_patterns
-from bot.text import fold
+from bot.text import fold, spell_out
 
 _HERE = Path(__file__).parent
 
@@ -46,7 +46,7 @@ def normalise_both(text: str, language: str | None) -> tuple[str, str]:
     The patterns match the folded form; spaCy lemmatises the accented one (French lemmas are
     wrong without accents: "tué" is "tuer", "tue" is "taire").
     """
-    accented = expand_sms(text.lower(), language)
+    accented = expand_sms(spell_out(text.lower()), language)
     folded = fold(accented)
     for m in idioms().finditer(folded):
         blank = " " * (m.end() - m.start())

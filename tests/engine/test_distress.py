@@ -325,6 +325,9 @@ def test_third_round_families_and_look_alikes(detector, text, language, level):
         ("je me sens un peu perdue avec la compta", "fr", "moderate"),
         ("ik ben zo gestresseerd door die controle", "nl", "moderate"),
         ("ik ben echt woest op de stad", "nl", "moderate"),
+        # phone keyboards' ligatures: "cœur", "sœur"
+        ("j'ai le cœur lourd et mal au cœur chaque matin", "fr", "moderate"),
+        ("ma sœur m'a demandé de m'occuper de ses enfants, elle ne répond plus", "fr", "critical"),
     ],
 )
 def test_round_f_families_and_look_alikes(detector, text, language, level):
