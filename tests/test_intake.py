@@ -113,6 +113,15 @@ def test_bare_numbers_count_only_as_answers():
         ("inscrit au registre de commerce depuis 2019, je suis coiffeuse", "services"),
         ("le cabinet de mon comptable m'a lâché, ma boulangerie va couler", "retail"),
         ("de dakherstelling van mijn winkel", "retail"),
+        # Round F's trades: a nail bar is not a bar; compounds and company names.
+        ("je veux ouvrir un bar à ongles", "services"),
+        ("ik ben geluidstechnieker op festivals", "culture_events"),
+        ("notre entreprise de peinture a deux ouvriers", "crafts_construction"),
+        ("mijn elektriciteitsbedrijf zit in WCO", "crafts_construction"),
+        ("onze vzw is een buurtrestaurant", "horeca"),
+        ("ik heb een strijkatelier met 4 werknemers", "services"),
+        ("je suis apicultrice et je voudrais des ateliers au rucher", "other"),
+        ("ik ben groenteteler in Haren", "other"),
     ],
 )
 def test_sectors(text, sector):
