@@ -193,7 +193,7 @@ async def _play(
     cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
     began = time.perf_counter()
     await asyncio.gather(*(conversation(i) for i in range(conversations)))
-    elapsed = last_answer - began
+    elapsed = (last_answer or time.perf_counter()) - began  # no message sent: the time spent
     cpu = {name: _cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
     return Played(latencies, errors, elapsed, cpu)
 

@@ -117,7 +117,11 @@ def test_bare_numbers_count_only_as_answers():
         ("je veux ouvrir un bar à ongles", "services"),
         ("ik ben geluidstechnieker op festivals", "culture_events"),
         ("notre entreprise de peinture a deux ouvriers", "crafts_construction"),
-        ("mijn elektriciteitsbedrijf zit in WCO", "crafts_construction"),
+        ("ma petite entreprise de peinture est en PRJ", "crafts_construction"),
+        # ... and the same words for someone else's business
+        ("l'entreprise de peinture qui a refait ma boulangerie", "retail"),
+        ("het elektriciteitsbedrijf stuurt een factuur naar mijn frituur", "horeca"),
+        ("het boekhoudkantoor van mijn frituur", "horeca"),
         ("onze vzw is een buurtrestaurant", "horeca"),
         ("ik heb een strijkatelier met 4 werknemers", "services"),
         ("je suis apicultrice et je voudrais des ateliers au rucher", "other"),
@@ -155,9 +159,14 @@ def test_idioms_are_not_sectors_or_events():
         ("moet ik iets totaal anders gaan doen?", ["coaching"]),
         ("hoe communiceren we beter over onze voorstellingen?", ["coaching"]),
         ("vous avez quelqu'un à qui je peux parler de mon stress ?", ["psychological"]),
-        # Not the business in question: what to do with a debt, a supplier's prices.
+        # Not the business in question: what to do with a debt, someone else, others' prices.
         ("que faire avec mon dossier TVA en retard ?", ["finance"]),
         ("les prix de mon fournisseur augmentent, je ne sais plus payer", ["finance"]),
+        ("que faire de mon comptable qui ne répond plus ?", []),
+        ("de energieleveranciers verhogen de tarieven", []),
+        ("la nouvelle direction de la banque refuse le crédit", ["finance"]),
+        ("la banque refuse de communiquer", ["finance"]),
+        ("quelqu'un à qui je peux parler de mon dossier TVA ?", ["finance"]),
     ],
 )
 def test_needs(text, needs):
@@ -215,6 +224,9 @@ def test_asking_how_to_help_someone_close_is_a_psychological_need_once_in_distre
         "ma femme va me quitter, je n'en peux plus, que faire ?",
         "je suis en burn-out, je n'arrive plus à payer mes employés, que faire ?",
         "mijn vrouw wil dat ik stop, ik kan niet meer, wat moet ik doen",
+        # Someone close in trouble, but the question is about the business.
+        "Mijn werknemer zit in burn-out, zei hij. Bij wie kan ik terecht voor de vervanging?",
+        "Ma salariée m'a dit qu'elle est en burn-out. Qui je peux contacter pour la mutuelle ?",
     ],
 )
 def test_no_psychological_need_without_someone_else_at_risk_and_a_question(text):
