@@ -29,6 +29,15 @@ def detector():
         ("ik ga me opknopen haha", "nl"),
         ("kwil nie meer leven", "nl"),
         ("ik snij mezelf als het te veel wordt", "nl"),
+        # The families of the first rounds (docs/safety.md).
+        ("Mes fournisseurs, je les ai tous appelés pour leur dire adieu. C'est décidé.", "fr"),
+        ("j'ai programmé un message pour mes enfants, ils le recevront dimanche", "fr"),
+        ("j'ai gardé des somnifères depuis l'hiver, assez pour ce que je prévois", "fr"),
+        ("je suis un fardeau pour ma famille", "fr"),
+        ("als de huisbaas niet toegeeft hang ik me volgende week op", "nl"),
+        ("ik heb alles klaargelegd voor na mijn dood", "nl"),
+        ("mijn broer schreef 'vaarwel' en ik kan hem niet bereiken", "nl"),
+        ("kheb pillen opgespaard, genoeg voor wat ik van plan ben", "nl"),
     ],
 )
 def test_critical(detector, text, language):
@@ -94,6 +103,90 @@ def test_a_denial_taken_back_is_critical(detector):
         ("je ne peux plus payer le loyer", "fr", "none"),
         ("ik kan de huur niet meer betalen", "nl", "none"),
         ("Quels sont les horaires du 1819 ?", "fr", "none"),
+        # The families of the first rounds (docs/safety.md), and their look-alikes.
+        ("je bois pour tenir depuis le redressement judiciaire", "fr", "high"),
+        ("ma mère ne mange plus depuis la saisie", "fr", "high"),
+        ("je me bourre la gueule tous les soirs pour oublier", "fr", "high"),
+        ("ik drink elke avond om de schulden te vergeten", "nl", "high"),
+        ("mijn man zegt dat hij waardeloos is sinds de sluiting", "nl", "high"),
+        ("j'ai rédigé mes dernières volontés hier soir", "fr", "critical"),
+        ("na de veiling ga ik voorgoed weg, het is goed zo", "nl", "critical"),
+        ("ik ga voorgoed terug naar Portugal en verkoop de zaak", "nl", "none"),
+        ("je suis cramé, trois ans sans vacances", "fr", "high"),
+        ("le four est cramé, qui peut le réparer ?", "fr", "none"),
+        ("ces cachets, je les mets de côté au cas où tout lâche", "fr", "critical"),
+        ("die pillen hou ik bij voor het moment dat ik het niet meer trek", "nl", "critical"),
+        ("je rêve de mes funérailles, tout le monde serait tranquille", "fr", "critical"),
+        ("vannacht rook ik een laatste sigaret en daarna is het voorbij", "nl", "critical"),
+        ("ce soir dernier service de la saison, après c'est fini", "fr", "none"),
+        ("mijn begrafenisondernemer vraagt een lening voor een tweede rouwcentrum", "nl", "none"),
+        # Round F: leaving things and people in order, someone else's care instructions
+        ("j'ai donné ma voiture à mon fils, j'en aurai plus besoin", "fr", "critical"),
+        (
+            "ma collègue m'a demandé de m'occuper de ses chats et depuis elle ne répond plus",
+            "fr",
+            "critical",
+        ),
+        (
+            "hij vroeg me om voor zijn hond te zorgen en neemt sindsdien niet meer op",
+            "nl",
+            "critical",
+        ),
+        ("j'ai offert ma guitare à mon neveu, je n'en aurai plus besoin", "fr", "critical"),
+        (
+            "la boutique est vendue, les dettes payées. je n'ai plus rien à faire ici.",
+            "fr",
+            "critical",
+        ),
+        ("Weldra ben ik er niet meer. Sorry.", "nl", "critical"),
+        # ... and the business readings of the same words
+        (
+            "mon associé m'a remercié pour tout et ne répond plus depuis qu'il a revendu ses parts",
+            "fr",
+            "none",
+        ),
+        (
+            "pension : mes outils vont à mon apprenti, "
+            "je n'en aurai plus besoin après la fermeture",
+            "fr",
+            "none",
+        ),
+        ("je n'ai plus rien à faire ici, je rentre au Portugal avec ma famille", "fr", "none"),
+        ("straks ben ik er niet meer, ik ga met pensioen", "nl", "none"),
+        ("binnenkort ben ik er niet meer op maandag, de winkel sluit dan", "nl", "none"),
+        ("Straks ben ik er niet meer. Ik ga met pensioen.", "nl", "none"),
+        ("Mijn winkel? Binnenkort is hij er niet meer.", "nl", "none"),
+        ("Le chantier est fini, il n'y a plus rien à faire ici.", "fr", "none"),
+        ("Met die huurprijzen heb ik hier niets meer te zoeken.", "nl", "none"),
+        ("Je vends mes outils, je n'en aurai plus besoin.", "fr", "none"),
+        (
+            "À la retraite, j'ai donné mes outils à mon apprenti, je n'en aurai plus besoin.",
+            "fr",
+            "none",
+        ),
+        (
+            "Une cliente m'a demandé de m'occuper de son chien au toilettage, elle ne répond plus",
+            "fr",
+            "none",
+        ),
+        ("Een klant vroeg me voor zijn hond te zorgen, nu is hij onbereikbaar", "nl", "none"),
+        ("Ik ben niet ingestort, maar het was zwaar", "nl", "none"),
+        ("t'inquiète, on va s'en sortir", "fr", "none"),
+        # collapse and crying said in other words
+        ("na de controle ben ik volledig ingestort", "nl", "high"),
+        ("vorige maand een zenuwinstorting, nu de deurwaarder", "nl", "high"),
+        ("ik doe niks anders meer, ik kan enkel nog huilen", "nl", "high"),
+        ("je ne fais que pleurer depuis la faillite", "fr", "high"),
+        ("de markt voor evenementen is ingestort", "nl", "none"),
+        ("ik kan alleen nog maar hopen dat de bank meewerkt", "nl", "none"),
+        # moderate: after an apostrophe, Belgian Dutch, anger
+        ("la TVA m'angoisse", "fr", "moderate"),
+        ("je me sens un peu perdue avec la compta", "fr", "moderate"),
+        ("ik ben zo gestresseerd door die controle", "nl", "moderate"),
+        ("ik ben echt woest op de stad", "nl", "moderate"),
+        # phone keyboards' ligatures: "cœur", "sœur"
+        ("j'ai le cœur lourd et mal au cœur chaque matin", "fr", "moderate"),
+        ("ma sœur m'a demandé de m'occuper de ses enfants, elle ne répond plus", "fr", "critical"),
     ],
 )
 def test_levels(detector, text, language, level):
@@ -188,37 +281,6 @@ def test_short_answers_and_business_plans_are_not_raised_by_the_classifier_alone
 @pytest.mark.parametrize(
     ("text", "language"),
     [
-        ("Mes fournisseurs, je les ai tous appelés pour leur dire adieu. C'est décidé.", "fr"),
-        ("j'ai programmé un message pour mes enfants, ils le recevront dimanche", "fr"),
-        ("j'ai gardé des somnifères depuis l'hiver, assez pour ce que je prévois", "fr"),
-        ("je suis un fardeau pour ma famille", "fr"),
-        ("als de huisbaas niet toegeeft hang ik me volgende week op", "nl"),
-        ("ik heb alles klaargelegd voor na mijn dood", "nl"),
-        ("mijn broer schreef 'vaarwel' en ik kan hem niet bereiken", "nl"),
-        ("kheb pillen opgespaard, genoeg voor wat ik van plan ben", "nl"),
-    ],
-)
-def test_new_critical_families(detector, text, language):
-    assert detector.assess(text, language).level == "critical"
-
-
-@pytest.mark.parametrize(
-    ("text", "language", "level"),
-    [
-        ("je bois pour tenir depuis le redressement judiciaire", "fr", "high"),
-        ("ma mère ne mange plus depuis la saisie", "fr", "high"),
-        ("je me bourre la gueule tous les soirs pour oublier", "fr", "high"),
-        ("ik drink elke avond om de schulden te vergeten", "nl", "high"),
-        ("mijn man zegt dat hij waardeloos is sinds de sluiting", "nl", "high"),
-    ],
-)
-def test_new_high_families(detector, text, language, level):
-    assert detector.assess(text, language).level == level
-
-
-@pytest.mark.parametrize(
-    ("text", "language"),
-    [
         ("j'ai dit au revoir à mes clients, on ferme samedi pour travaux", "fr"),
         ("je suis prêt à signer le bail, vous avez un modèle ?", "fr"),
         ("j'ai acheté une corde pour le stand du marché", "fr"),
@@ -229,125 +291,12 @@ def test_new_high_families(detector, text, language, level):
         ("ik heb afscheid genomen van de markt, ik open een winkel", "nl"),
         ("ik wil een einde maken aan het conflict met mijn vennoot", "nl"),
         ("ik drink een koffie met mijn boekhouder om de btw te bespreken", "nl"),
-    ],
-)
-def test_look_alikes_of_the_new_families_stay_below_high(detector, text, language):
-    assert detector.assess(text, language).level in ("none", "moderate")
-
-
-@pytest.mark.parametrize(
-    ("text", "language", "level"),
-    [
-        ("j'ai rédigé mes dernières volontés hier soir", "fr", "critical"),
-        ("na de veiling ga ik voorgoed weg, het is goed zo", "nl", "critical"),
-        ("ik ga voorgoed terug naar Portugal en verkoop de zaak", "nl", "none"),
-        ("je suis cramé, trois ans sans vacances", "fr", "high"),
-        ("le four est cramé, qui peut le réparer ?", "fr", "none"),
-    ],
-)
-def test_last_wishes_leaving_for_good_and_burnout_slang(detector, text, language, level):
-    assert detector.assess(text, language).level == level
-
-
-@pytest.mark.parametrize(
-    ("text", "language"),
-    [
+        # drinks, diets and ropes of a shop
         ("je bois un thé tous les matins avec mon fournisseur, c'est déductible ?", "fr"),
         ("mon associée ne mange plus de sucre, on lance une pâtisserie sans sucre", "fr"),
         ("ik drink elke middag een thee met mijn personeel, is dat een voordeel?", "nl"),
         ("ik heb touw en spijkers gekocht voor de kraam op de markt", "nl"),
     ],
 )
-def test_drinks_diets_and_shop_ropes_are_not_distress(detector, text, language):
+def test_look_alikes_of_the_new_families_stay_below_high(detector, text, language):
     assert detector.assess(text, language).level in ("none", "moderate")
-
-
-@pytest.mark.parametrize(
-    ("text", "language", "level"),
-    [
-        ("ces cachets, je les mets de côté au cas où tout lâche", "fr", "critical"),
-        ("die pillen hou ik bij voor het moment dat ik het niet meer trek", "nl", "critical"),
-        ("je rêve de mes funérailles, tout le monde serait tranquille", "fr", "critical"),
-        ("vannacht rook ik een laatste sigaret en daarna is het voorbij", "nl", "critical"),
-        ("ce soir dernier service de la saison, après c'est fini", "fr", "none"),
-        ("mijn begrafenisondernemer vraagt een lening voor een tweede rouwcentrum", "nl", "none"),
-    ],
-)
-def test_third_round_families_and_look_alikes(detector, text, language, level):
-    assert detector.assess(text, language).level == level
-
-
-@pytest.mark.parametrize(
-    ("text", "language", "level"),
-    [
-        # round F: leaving things and people in order, someone else's care instructions
-        (
-            "ma collègue m'a demandé de m'occuper de ses chats et depuis elle ne répond plus",
-            "fr",
-            "critical",
-        ),
-        (
-            "hij vroeg me om voor zijn hond te zorgen en neemt sindsdien niet meer op",
-            "nl",
-            "critical",
-        ),
-        ("j'ai offert ma guitare à mon neveu, je n'en aurai plus besoin", "fr", "critical"),
-        (
-            "la boutique est vendue, les dettes payées. je n'ai plus rien à faire ici.",
-            "fr",
-            "critical",
-        ),
-        ("Weldra ben ik er niet meer. Sorry.", "nl", "critical"),
-        # ... and the business readings of the same words
-        (
-            "mon associé m'a remercié pour tout et ne répond plus depuis qu'il a revendu ses parts",
-            "fr",
-            "none",
-        ),
-        (
-            "pension : mes outils vont à mon apprenti, "
-            "je n'en aurai plus besoin après la fermeture",
-            "fr",
-            "none",
-        ),
-        ("je n'ai plus rien à faire ici, je rentre au Portugal avec ma famille", "fr", "none"),
-        ("straks ben ik er niet meer, ik ga met pensioen", "nl", "none"),
-        ("binnenkort ben ik er niet meer op maandag, de winkel sluit dan", "nl", "none"),
-        ("Straks ben ik er niet meer. Ik ga met pensioen.", "nl", "none"),
-        ("Mijn winkel? Binnenkort is hij er niet meer.", "nl", "none"),
-        ("Le chantier est fini, il n'y a plus rien à faire ici.", "fr", "none"),
-        ("Met die huurprijzen heb ik hier niets meer te zoeken.", "nl", "none"),
-        ("Je vends mes outils, je n'en aurai plus besoin.", "fr", "none"),
-        (
-            "À la retraite, j'ai donné mes outils à mon apprenti, je n'en aurai plus besoin.",
-            "fr",
-            "none",
-        ),
-        (
-            "Une cliente m'a demandé de m'occuper de son chien au toilettage, elle ne répond plus",
-            "fr",
-            "none",
-        ),
-        ("Een klant vroeg me voor zijn hond te zorgen, nu is hij onbereikbaar", "nl", "none"),
-        ("Ik ben niet ingestort, maar het was zwaar", "nl", "none"),
-        ("t'inquiète, on va s'en sortir", "fr", "none"),
-        # collapse and crying said in other words
-        ("na de controle ben ik volledig ingestort", "nl", "high"),
-        ("vorige maand een zenuwinstorting, nu de deurwaarder", "nl", "high"),
-        ("ik doe niks anders meer, ik kan enkel nog huilen", "nl", "high"),
-        ("j'ai donné ma voiture à mon fils, j'en aurai plus besoin", "fr", "critical"),
-        ("je ne fais que pleurer depuis la faillite", "fr", "high"),
-        ("de markt voor evenementen is ingestort", "nl", "none"),
-        ("ik kan alleen nog maar hopen dat de bank meewerkt", "nl", "none"),
-        # moderate: after an apostrophe, Belgian Dutch, anger
-        ("la TVA m'angoisse", "fr", "moderate"),
-        ("je me sens un peu perdue avec la compta", "fr", "moderate"),
-        ("ik ben zo gestresseerd door die controle", "nl", "moderate"),
-        ("ik ben echt woest op de stad", "nl", "moderate"),
-        # phone keyboards' ligatures: "cœur", "sœur"
-        ("j'ai le cœur lourd et mal au cœur chaque matin", "fr", "moderate"),
-        ("ma sœur m'a demandé de m'occuper de ses enfants, elle ne répond plus", "fr", "critical"),
-    ],
-)
-def test_round_f_families_and_look_alikes(detector, text, language, level):
-    assert detector.assess(text, language).level == level
